@@ -1,0 +1,102 @@
+"""The agent: world model + terminal value + policy prior + a planner, wired together.
+
+Data flows one way: an observation goes in, the planner imagines with the world
+model, an action comes out. Learning is the Learner's job; this module only builds
+the parts and acts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from agent.config import RunConfig
+from agent.learner import Learner
+from agent.policy_prior import PolicyPrior
+from agent.value import QEnsemble
+from agent.world_model import LatentWorldModel
+from planners import make_planner
+
+
+class WorldModelAgent:
+    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: RunConfig, device: torch.device) -> None:
+        self.cfg, self.device, self.action_dim = cfg, device, action_dim
+        m = cfg.model
+        self.world_model = LatentWorldModel(obs_shape, action_dim, m).to(device)
+        # Both the terminal value and the policy prior need the critic and the policy:
+        # V(z) = Q(z, pi(z)), and pi is trained against Q.
+        needs_actor_critic = m.use_value or m.use_policy_prior
+        self.critic = QEnsemble(m.latent_dim, action_dim, m.hidden_dim, m.num_q, m.num_bins).to(device) \
+            if needs_actor_critic else None
+        self.policy = PolicyPrior(m.latent_dim, action_dim, m.hidden_dim).to(device) if needs_actor_critic else None
+        self.learner = Learner(self.world_model, self.critic, self.policy, cfg.learn, m)
+        self.planner = make_planner(
+            cfg.plan.planner, self.world_model, action_dim, _planner_config(cfg),
+            terminal_value=self.terminal_value if m.use_value else None,
+            policy_prior=self.policy.sample if (m.use_policy_prior and self.policy is not None) else None,
+            device=str(device),
+        )
+
+    def terminal_value(self, z: torch.Tensor) -> torch.Tensor:
+        """V(z) = mean_q Q(z, pi(z)): what the planner adds after its last imagined step."""
+        assert self.critic is not None and self.policy is not None
+        return self.critic.q(z, self.policy.sample(z), reduce="mean")
+
+    def reset(self) -> None:
+        """Call at every episode start: drops the planner's warm start."""
+        self.planner.reset()
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, explore: bool, rng: np.random.Generator) -> np.ndarray:
+        """Plan an action in [-1, 1]; while exploring, add Gaussian noise."""
+        obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
+        action = self.planner.plan(obs_t).cpu().numpy().astype(np.float32)
+        if explore and self.cfg.plan.exploration_noise > 0:
+            action = action + self.cfg.plan.exploration_noise * rng.standard_normal(action.shape).astype(np.float32)
+        return np.clip(action, -1.0, 1.0)
+
+    @torch.no_grad()
+    def imagine(self, first_obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Open-loop decoded predictions for an action sequence from one real start.
+
+        Returns T+1 reconstructed observations (the first decodes the encoded start), in
+        the decoder's scale: state vectors, or frames in [-0.5, 0.5].
+        """
+        z = self.world_model.encode(torch.as_tensor(first_obs, device=self.device).unsqueeze(0))
+        latents = [z]
+        for a in torch.as_tensor(actions, device=self.device, dtype=torch.float32):
+            z = self.world_model.next(z, a.unsqueeze(0))
+            latents.append(z)
+        return self.world_model.decode(torch.cat(latents)).cpu().numpy()
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        return self.learner.update(batch)
+
+    def state_dict(self) -> dict:
+        return {
+            "world_model": self.world_model.state_dict(),
+            "critic": self.critic.state_dict() if self.critic else None,
+            "policy": self.policy.state_dict() if self.policy else None,
+            "learner": self.learner.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.world_model.load_state_dict(state["world_model"])
+        if self.critic is not None:
+            self.critic.load_state_dict(state["critic"])
+        if self.policy is not None:
+            self.policy.load_state_dict(state["policy"])
+        self.learner.load_state_dict(state["learner"])
+
+
+def _planner_config(cfg: RunConfig):
+    """Map the run's PlanConfig onto the planner package's own config dataclass."""
+    from planners import CEMConfig, MPPIConfig
+
+    p = cfg.plan
+    common = dict(horizon=p.plan_horizon, num_samples=p.num_samples, num_elites=p.num_elites,
+                  iterations=p.iterations, num_policy_samples=p.num_policy_samples if cfg.model.use_policy_prior else 0,
+                  discount=cfg.learn.discount)
+    if p.planner == "mppi":
+        return MPPIConfig(temperature=p.temperature, **common)
+    return CEMConfig(**common)

@@ -1,0 +1,61 @@
+"""Checkpoints: written atomically, the last K kept, everything needed to resume."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+CHECKPOINT_FILE = re.compile(r"^ckpt_(\d{9})\.pt$")
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used (message is one line)."""
+
+
+def rng_state() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def save_checkpoint(directory: Path, env_steps: int, payload: dict[str, Any], keep: int) -> Path:
+    """Write ``ckpt_<env_steps>.pt`` via temp file + fsync + rename, then prune to ``keep``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"ckpt_{env_steps:09d}.pt"
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        torch.save({"format_version": FORMAT_VERSION, **payload}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    for old in list_checkpoints(directory)[:-keep]:
+        old.unlink()
+    return path
+
+
+def list_checkpoints(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if CHECKPOINT_FILE.match(p.name))
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # a truncated or foreign file: say which, not a deep traceback
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint {path} has format {state.get('format_version') if isinstance(state, dict) else '?'}; "
+                              f"this version reads format {FORMAT_VERSION}")
+    return state

@@ -1,0 +1,177 @@
+"""The ``wm-agent`` command: ``train``, ``eval`` and ``envs``.
+
+Options of ``train`` are generated from the config dataclasses (``agent/config.py``),
+so every option's help is the field's documentation. User errors print one line and
+exit with status 2; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+from agent.checkpoint import CheckpointError
+from agent.config import ConfigError, EnvConfig, LearnConfig, ModelConfig, PlanConfig, RunConfig
+
+from envs import UnknownEnvError
+
+PROG = "wm-agent"
+# Config fields whose option name reads better shortened.
+OPTION_NAMES = {"name": "env", "use_value": "value", "use_policy_prior": "policy-prior"}
+# On --resume these may change; anything else would silently make a different run.
+RESUMABLE_OVERRIDES = {"steps", "eval_every", "eval_episodes", "video_every", "checkpoint_every", "threads", "device"}
+SECTIONS = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan": PlanConfig}
+
+
+class UserError(Exception):
+    """Bad input from the user: reported as one line, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message} (see '{self.prog} --help')")
+
+
+def _option(name: str) -> str:
+    return "--" + OPTION_NAMES.get(name, name).replace("_", "-")
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per config field, grouped by section; defaults stay None = 'not given'."""
+    def add(group: argparse._ArgumentGroup, f: dataclasses.Field) -> None:
+        help_text = f"{f.metadata['help']} (default: {f.default})"
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": help_text}
+        if f.type in ("bool", bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = {"int": int, "float": float, "str": str}[str(f.type)]
+            kwargs["metavar"] = str(f.type).upper()
+            if "choices" in f.metadata:
+                kwargs["choices"] = f.metadata["choices"]
+                kwargs.pop("metavar")
+        group.add_argument(_option(f.name), **kwargs)
+
+    run_group = parser.add_argument_group("run")
+    for f in dataclasses.fields(RunConfig):
+        if f.name not in SECTIONS:
+            add(run_group, f)
+    for section, cls in SECTIONS.items():
+        group = parser.add_argument_group(section)
+        for f in dataclasses.fields(cls):
+            add(group, f)
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(RunConfig) if f.name not in SECTIONS}
+    for cls in SECTIONS.values():
+        names |= {f.name for f in dataclasses.fields(cls)}
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def apply_overrides(cfg: RunConfig, values: dict[str, Any]) -> RunConfig:
+    for name, value in values.items():
+        target = cfg
+        for section in SECTIONS:
+            if name in {f.name for f in dataclasses.fields(SECTIONS[section])}:
+                target = getattr(cfg, section)
+        setattr(target, name, value)
+    return cfg
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=PROG, description="Model-based RL on MuJoCo: latent world models planned with CEM/MPPI.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train an agent (or continue one with --resume)",
+                           description="Train a world-model agent. Writes a run directory with config.json, "
+                                       "episodes/, checkpoints/, train.log, eval.csv and TensorBoard event files.")
+    train.add_argument("--logdir", type=Path, default=Path("runs"), help="parent of the run directory (default: runs)")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and CI)")
+    _add_config_options(train)
+
+    ev = sub.add_parser("eval", help="evaluate a run directory or a checkpoint file",
+                        description="Evaluate a trained agent without exploration noise; prints returns and "
+                                    "writes eval_<steps>.json next to the checkpoint's run.")
+    ev.add_argument("path", type=Path, help="run directory (uses its newest checkpoint) or checkpoint file")
+    ev.add_argument("--episodes", type=int, default=10, help="episodes to run (default: 10)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes (default: 0)")
+
+    sub.add_parser("envs", help="list environment names and aliases",
+                   description="List every environment name the agent accepts, grouped by suite, and the aliases.")
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from agent.trainer import CONFIG_FILE, Trainer, new_run_dir
+
+    given = _given(args)
+    if args.resume is not None:
+        run_dir = args.resume
+        if not (run_dir / CONFIG_FILE).is_file():
+            raise UserError(f"--resume {run_dir}: not a run directory (no {CONFIG_FILE} in it)")
+        cfg = RunConfig.load(run_dir / CONFIG_FILE)
+        changed = sorted(k for k, v in given.items() if k not in RESUMABLE_OVERRIDES
+                         and v != getattr(getattr(cfg, _section_of(k), cfg), k))
+        if changed:
+            raise UserError(f"--resume keeps the run's config; cannot change {', '.join(changed)} "
+                            f"(may change: {', '.join(sorted(RESUMABLE_OVERRIDES))})")
+        apply_overrides(cfg, given).validate()
+        cfg.save(run_dir / CONFIG_FILE)
+    else:
+        cfg = apply_overrides(RunConfig(), given).validate()
+        _check_env_name(cfg.env.name)
+        run_dir = new_run_dir(args.logdir, cfg)
+    print(f"run directory: {run_dir}", flush=True)
+    Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress).train()
+    return 0
+
+
+def _section_of(name: str) -> str:
+    for section, cls in SECTIONS.items():
+        if name in {f.name for f in dataclasses.fields(cls)}:
+            return section
+    return ""
+
+
+def _check_env_name(name: str) -> None:
+    from envs import resolve_env_name
+
+    resolve_env_name(name)  # raises UnknownEnvError with the closest names
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from agent.evaluate import evaluate_checkpoint
+
+    if args.episodes < 1:
+        raise UserError(f"--episodes {args.episodes}: expected an integer >= 1")
+    report = evaluate_checkpoint(args.path, args.episodes, args.seed)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_envs(args: argparse.Namespace) -> int:
+    from envs import format_env_list
+
+    print(format_env_list())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return {"train": cmd_train, "eval": cmd_eval, "envs": cmd_envs}[args.command](args)
+    except UserError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigError, CheckpointError, UnknownEnvError) as exc:
+        print(f"{PROG}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

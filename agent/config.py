@@ -1,0 +1,162 @@
+"""Typed run configuration.
+
+Every field carries its help text in ``metadata["help"]``: the CLI (``agent/cli.py``)
+builds its options from these dataclasses, so ``--help`` and the saved
+``config.json`` can never drift apart from the code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config value outside what is accepted (message is one line)."""
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class EnvConfig:
+    name: str = _f("reacher", "environment name or alias (see 'wm-agent envs')")
+    obs: str = _f("state", "observation: 'state' (proprioceptive vector) or 'pixels' (64x64 RGB)",
+                  choices=("state", "pixels"))
+    action_repeat: int = _f(0, "physics steps per agent decision; 0 = suite default (2 dm_control, 1 Gymnasium)")
+    image_size: int = _f(64, "rendered frame side in pixels (pixel observations and videos)")
+
+
+@dataclass
+class ModelConfig:
+    latent_dim: int = _f(64, "latent state size")
+    hidden_dim: int = _f(256, "width of every MLP hidden layer")
+    simnorm_dim: int = _f(8, "group size of the simplicial normalisation of latents (0 = off)")
+    num_q: int = _f(2, "size of the Q-function ensemble (terminal value)")
+    num_bins: int = _f(101, "bins of the two-hot symlog regression of reward and value")
+    use_value: bool = _f(True, "learn a terminal value and add it at the planning horizon")
+    use_policy_prior: bool = _f(True, "learn a policy prior whose rollouts seed part of the planner's samples")
+    target_encoder: str = _f("ema", "latent-consistency target: 'ema' (slow encoder copy, V-JEPA style) or 'stopgrad'",
+                             choices=("ema", "stopgrad"))
+
+
+@dataclass
+class LearnConfig:
+    batch_size: int = _f(256, "sub-sequences per update")
+    horizon: int = _f(3, "model rollout length (steps) per training sub-sequence")
+    lr: float = _f(3e-4, "Adam learning rate")
+    encoder_lr_scale: float = _f(0.3, "encoder learning rate as a fraction of --lr")
+    grad_clip: float = _f(20.0, "gradient norm clip")
+    rho: float = _f(0.5, "per-step weight decay of losses along the rollout")
+    consistency_coef: float = _f(20.0, "weight of the latent-consistency loss")
+    reward_coef: float = _f(0.1, "weight of the reward loss")
+    value_coef: float = _f(0.1, "weight of the TD value loss")
+    reconstruction_coef: float = _f(1.0, "weight of the decoder reconstruction loss")
+    entropy_coef: float = _f(1e-4, "policy-prior entropy bonus")
+    discount: float = _f(0.99, "reward discount")
+    tau: float = _f(0.01, "Polyak rate of the target encoder and target Q")
+    utd: float = _f(1.0, "model updates per env step (update-to-data ratio)")
+
+
+@dataclass
+class PlanConfig:
+    planner: str = _f("mppi", "planner: 'cem' or 'mppi'", choices=("cem", "mppi"))
+    plan_horizon: int = _f(3, "planning horizon in agent decisions")
+    num_samples: int = _f(256, "sampled action sequences per iteration")
+    num_elites: int = _f(32, "elite sequences kept per iteration")
+    iterations: int = _f(4, "planner iterations per action")
+    num_policy_samples: int = _f(24, "sequences per iteration rolled out by the policy prior")
+    temperature: float = _f(0.5, "MPPI temperature")
+    exploration_noise: float = _f(0.1, "std of Gaussian noise added to actions while training")
+
+
+@dataclass
+class RunConfig:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    learn: LearnConfig = field(default_factory=LearnConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
+    steps: int = _f(100_000, "env steps (agent decisions) to train for")
+    seed: int = _f(1, "random seed (envs, torch, numpy)")
+    seed_steps: int = _f(2500, "initial env steps with uniform random actions")
+    pretrain_updates: int = _f(1000, "model updates run once when the seed steps are collected")
+    eval_every: int = _f(10_000, "env steps between evaluations")
+    eval_episodes: int = _f(5, "episodes per evaluation (no exploration noise)")
+    video_every: int = _f(1, "record a rollout video every N-th evaluation (0 = never)")
+    checkpoint_every: int = _f(5_000, "env steps between checkpoints (taken at episode ends)")
+    keep_checkpoints: int = _f(2, "checkpoints kept on disk")
+    threads: int = _f(0, "torch intra-op threads; 0 = pick for this machine")
+    device: str = _f("auto", "torch device: 'auto', 'cpu' or 'cuda'")
+
+    def validate(self) -> "RunConfig":
+        """Raise ConfigError (one line) on the first value outside what is accepted."""
+        checks = [
+            (self.steps >= 1, "steps", self.steps, "an integer >= 1"),
+            (self.seed_steps >= 0, "seed_steps", self.seed_steps, "an integer >= 0"),
+            (self.eval_every >= 1, "eval_every", self.eval_every, "an integer >= 1"),
+            (self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, "an integer >= 1"),
+            (self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "an integer >= 1"),
+            (self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "an integer >= 1"),
+            (self.threads >= 0, "threads", self.threads, "an integer >= 0"),
+            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "device", self.device,
+             "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+            (self.env.action_repeat >= 0, "action_repeat", self.env.action_repeat, "an integer >= 1, or 0 for the suite default"),
+            (self.env.image_size in (16, 32, 64, 128, 256), "image_size", self.env.image_size, "one of 16, 32, 64, 128, 256"),
+            (self.model.latent_dim >= 1, "latent_dim", self.model.latent_dim, "an integer >= 1"),
+            (self.model.hidden_dim >= 1, "hidden_dim", self.model.hidden_dim, "an integer >= 1"),
+            (self.model.simnorm_dim == 0 or self.model.latent_dim % self.model.simnorm_dim == 0, "simnorm_dim",
+             self.model.simnorm_dim, f"0 or a divisor of latent_dim={self.model.latent_dim}"),
+            (self.model.num_q >= 1, "num_q", self.model.num_q, "an integer >= 1"),
+            (self.model.num_bins >= 3, "num_bins", self.model.num_bins, "an integer >= 3"),
+            (self.learn.batch_size >= 1, "batch_size", self.learn.batch_size, "an integer >= 1"),
+            (self.learn.horizon >= 1, "horizon", self.learn.horizon, "an integer >= 1"),
+            (self.learn.lr > 0, "lr", self.learn.lr, "a number > 0"),
+            (0 < self.learn.discount <= 1, "discount", self.learn.discount, "a number in (0, 1]"),
+            (0 < self.learn.tau <= 1, "tau", self.learn.tau, "a number in (0, 1]"),
+            (self.learn.utd > 0, "utd", self.learn.utd, "a number > 0"),
+            (self.plan.plan_horizon >= 1, "plan_horizon", self.plan.plan_horizon, "an integer >= 1"),
+            (self.plan.num_samples >= 1, "num_samples", self.plan.num_samples, "an integer >= 1"),
+            (1 <= self.plan.num_elites <= self.plan.num_samples, "num_elites", self.plan.num_elites,
+             f"an integer in [1, num_samples={self.plan.num_samples}]"),
+            (self.plan.iterations >= 1, "iterations", self.plan.iterations, "an integer >= 1"),
+            (self.plan.num_policy_samples >= 0, "num_policy_samples", self.plan.num_policy_samples, "an integer >= 0"),
+            (self.plan.temperature > 0, "temperature", self.plan.temperature, "a number > 0"),
+            (self.plan.exploration_noise >= 0, "exploration_noise", self.plan.exploration_noise, "a number >= 0"),
+        ]
+        for ok, name, value, accepted in checks:
+            if not ok:
+                raise ConfigError(f"invalid {name}={value!r}: expected {accepted}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        """Rebuild from ``to_dict`` output; unknown keys are a ConfigError."""
+        sections = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan": PlanConfig}
+        kwargs: dict[str, Any] = {}
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(f"unknown config key {key!r}: expected one of {sorted(known)}")
+            if key in sections:
+                sub_known = {f.name for f in dataclasses.fields(sections[key])}
+                bad = set(value) - sub_known
+                if bad:
+                    raise ConfigError(f"unknown config key {key}.{sorted(bad)[0]!r}: expected one of {sorted(sub_known)}")
+                kwargs[key] = sections[key](**value)
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "RunConfig":
+        return cls.from_dict(json.loads(path.read_text()))

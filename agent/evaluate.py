@@ -1,0 +1,114 @@
+"""Evaluation episodes (no exploration noise) and the real-beside-imagined video."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from agent.agent import WorldModelAgent
+from agent.video import frames_from_decoder, side_by_side_video, trace_panel
+
+EVAL_SEED_OFFSET = 1_000_000_000  # eval episodes never share a reset seed with training ones
+
+
+@dataclass
+class EvalResult:
+    returns: list[float]
+    lengths: list[int]
+    plan_ms_per_action: float
+    video: np.ndarray | None = None          # (T, H, W, 3) uint8
+    trace_image: np.ndarray | None = None    # (H, W, 3) uint8, proprioceptive runs only
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.returns))
+
+
+def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, record_video: bool,
+             rng: np.random.Generator) -> EvalResult:
+    """Run ``episodes`` planner episodes on fixed reset seeds; record the first as a video."""
+    returns, lengths, plan_seconds, decisions = [], [], 0.0, 0
+    video = trace = None
+    pixels = len(env.observation_space.shape or ()) == 3
+    for i in range(episodes):
+        obs, info = env.reset(seed=EVAL_SEED_OFFSET + seed * 1000 + i)
+        agent.reset()
+        recording = record_video and i == 0
+        observations, states, frames, actions = [obs], [info.get("state", obs)], [], []
+        if recording:
+            frames.append(obs if pixels else env.render())
+        total, done, steps = 0.0, False, 0
+        while not done:
+            start = time.perf_counter()
+            action = agent.act(obs, explore=False, rng=rng)
+            plan_seconds += time.perf_counter() - start
+            decisions += 1
+            steps += 1
+            obs, reward, terminated, truncated, info = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+            if recording:
+                observations.append(obs)
+                states.append(info.get("state", obs))
+                actions.append(action)
+                frames.append(obs if pixels else env.render())
+        returns.append(total)
+        lengths.append(steps)
+        if recording:
+            video, trace = _rollout_video(agent, np.stack(observations), np.stack(states), np.stack(frames),
+                                          np.stack(actions), pixels)
+    return EvalResult(returns, lengths, 1000.0 * plan_seconds / max(decisions, 1), video, trace)
+
+
+def _rollout_video(agent: WorldModelAgent, observations: np.ndarray, states: np.ndarray, frames: np.ndarray,
+                   actions: np.ndarray, pixels: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Replay the executed actions open-loop in the model from the same first observation."""
+    imagined = agent.imagine(observations[0], actions)
+    if pixels:
+        return side_by_side_video(frames, right=frames_from_decoder(imagined)), None
+    height = frames.shape[1]
+    panel = trace_panel(states, imagined, height=height, width=2 * height)
+    return side_by_side_video(frames, panel=panel), trace_panel(states, imagined, height=192, width=384)
+
+
+def evaluate_checkpoint(path: Path, episodes: int, seed: int) -> dict:
+    """Load a run directory's newest checkpoint (or a checkpoint file) and evaluate it."""
+    from agent.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+    from agent.config import RunConfig
+    from agent.trainer import pick_device, set_threads
+    from envs import make_env
+
+    if path.is_dir():
+        checkpoints = list_checkpoints(path / "checkpoints")
+        if not checkpoints:
+            raise CheckpointError(f"{path}: no checkpoints/ckpt_*.pt in it; expected a run directory or a checkpoint file")
+        path = checkpoints[-1]
+    elif not path.is_file():
+        raise CheckpointError(f"{path}: no such file or directory; expected a run directory or a checkpoint file")
+    state = load_checkpoint(path)
+    cfg = RunConfig.from_dict(state["config"])
+    set_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=cfg.env.action_repeat or None,
+                   image_size=cfg.env.image_size)
+    try:
+        agent = WorldModelAgent(env.observation_space.shape, int(np.prod(env.action_space.shape)), cfg, device)
+        agent.load_state_dict(state["agent"])
+        result = evaluate(agent, env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))
+    finally:
+        env.close()
+    report = {"checkpoint": str(path), "env": cfg.env.name, "env_steps": state["env_steps"],
+              "episodes": episodes, "return_mean": result.mean, "return_std": result.std,
+              "returns": result.returns, "plan_ms_per_action": result.plan_ms_per_action}
+    out = path.parent.parent / f"eval_{state['env_steps']}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -1,0 +1,138 @@
+"""One gradient update of the world model, the terminal value and the policy prior.
+
+Losses over a rollout of ``horizon`` steps, each step weighted by rho**t:
+  consistency   ||dyn(z_t, a_t) - sg(target_enc(o_{t+1}))||^2   (V-JEPA / TD-MPC2 latent prediction)
+  reward        two-hot cross-entropy of the reward head
+  value         two-hot cross-entropy of each Q-head against r + gamma * min Q_target(z', pi(z'))
+  reconstruction ||decoder(z_t) - o_t||^2 on encoded and predicted latents
+and then the policy prior maximises Q(z, pi(z)) on the (detached) latents.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from agent.config import LearnConfig, ModelConfig
+from agent.math import RunningScale
+from agent.policy_prior import PolicyPrior
+from agent.value import QEnsemble
+from agent.world_model import LatentWorldModel
+
+Batch = dict[str, torch.Tensor]
+
+
+class Learner:
+    """Owns the optimizers; ``update(batch)`` returns the losses as floats for logging."""
+
+    def __init__(self, world_model: LatentWorldModel, critic: QEnsemble | None, policy: PolicyPrior | None,
+                 learn: LearnConfig, model: ModelConfig) -> None:
+        self.wm, self.critic, self.policy = world_model, critic, policy
+        self.cfg, self.model_cfg = learn, model
+        model_params = [p for name, p in world_model.named_parameters()
+                        if not name.startswith(("encoder.", "target_encoder."))]
+        groups = [
+            {"params": list(world_model.encoder.parameters()), "lr": learn.lr * learn.encoder_lr_scale},
+            {"params": model_params},
+        ]
+        if critic is not None:
+            groups.append({"params": list(critic.heads.parameters())})
+        self.model_optim = torch.optim.Adam(groups, lr=learn.lr)
+        self.policy_optim = torch.optim.Adam(policy.parameters(), lr=learn.lr, eps=1e-5) if policy else None
+        self.q_scale = RunningScale()
+        self.num_updates = 0
+
+    def _weights(self, steps: int, device: torch.device) -> torch.Tensor:
+        return self.cfg.rho ** torch.arange(steps, device=device, dtype=torch.float32)
+
+    @torch.no_grad()
+    def _td_target(self, next_obs: torch.Tensor, reward: torch.Tensor, terminated: torch.Tensor) -> torch.Tensor:
+        """r + gamma * (1 - terminated) * min_q Q_target(z', pi(z')) for every step, (L, B)."""
+        assert self.critic is not None and self.policy is not None
+        steps, batch = reward.shape
+        next_z = self.wm.encode(next_obs.flatten(0, 1))
+        next_q = self.critic.q(next_z, self.policy.sample(next_z), target=True, reduce="min")
+        return reward + self.cfg.discount * (1 - terminated.float()) * next_q.view(steps, batch)
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One optimisation step on a batch of sub-sequences (time-major)."""
+        obs, action, reward, terminated = batch["obs"], batch["action"], batch["reward"], batch["terminated"]
+        steps, size = action.shape[:2]
+        w = self._weights(steps, action.device)
+        use_value = self.critic is not None and self.policy is not None
+
+        with torch.no_grad():
+            target_z = self.wm.encode_target(obs[1:].flatten(0, 1)).view(steps, size, -1)
+            td_target = self._td_target(obs[1:], reward, terminated) if use_value else None
+
+        # Roll the dynamics from the first encoded latent only: later latents are predictions.
+        z = self.wm.encode(obs[0])
+        latents = [z]
+        consistency = z.new_zeros(())
+        for t in range(steps):
+            z = self.wm.next(z, action[t])
+            consistency = consistency + w[t] * F.mse_loss(z, target_z[t])
+            latents.append(z)
+        zs = torch.stack(latents)  # (L+1, B, Z)
+
+        za_z, za_a = zs[:-1].flatten(0, 1), action.flatten(0, 1)
+        reward_ce = self.wm.two_hot.loss(self.wm.reward_logits(za_z, za_a), reward.flatten()).view(steps, size)
+        reward_loss = (w * reward_ce.mean(1)).sum()
+
+        decoded = self.wm.decode(zs.flatten(0, 1))
+        recon_target = self.wm.reconstruction_target(obs.flatten(0, 1))
+        recon_err = (decoded - recon_target).pow(2).flatten(1).mean(1).view(steps + 1, size).mean(1)
+        recon_loss = (torch.cat([w.new_ones(1), w]) * recon_err).sum()
+
+        value_loss = zs.new_zeros(())
+        if use_value:
+            q_logits = self.critic.logits(za_z, za_a)  # (Q, L*B, bins)
+            ce = torch.stack([self.critic.two_hot.loss(q, td_target.flatten()) for q in q_logits])
+            value_loss = (w * ce.mean(0).view(steps, size).mean(1)).sum()
+
+        total = (self.cfg.consistency_coef * consistency + self.cfg.reward_coef * reward_loss
+                 + self.cfg.value_coef * value_loss + self.cfg.reconstruction_coef * recon_loss) / steps
+        self.model_optim.zero_grad(set_to_none=True)
+        total.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            [p for g in self.model_optim.param_groups for p in g["params"]], self.cfg.grad_clip)
+        self.model_optim.step()
+
+        losses = {"consistency": consistency.item() / steps, "reward": reward_loss.item() / steps,
+                  "reconstruction": recon_loss.item() / steps, "total": total.item(),
+                  "grad_norm": float(grad_norm)}
+        if use_value:
+            losses["value"] = value_loss.item() / steps
+            losses["policy"] = self._update_policy(zs.detach(), w)
+            self.critic.update_target(self.cfg.tau)
+        self.wm.update_target_encoder(self.cfg.tau)
+        self.num_updates += 1
+        return losses
+
+    def _update_policy(self, zs: torch.Tensor, w: torch.Tensor) -> float:
+        assert self.critic is not None and self.policy is not None and self.policy_optim is not None
+        steps_plus_one, size = zs.shape[:2]
+        z = zs.flatten(0, 1)
+        action, log_prob = self.policy(z)
+        q = self.critic.q(z, action, reduce="mean").view(steps_plus_one, size)
+        self.q_scale.update(q[0])
+        entropy_term = self.cfg.entropy_coef * log_prob.view(steps_plus_one, size) * self.policy.action_dim
+        per_step = (entropy_term - q / self.q_scale.value).mean(1)
+        loss = (torch.cat([w.new_ones(1), w]) * per_step).sum() / steps_plus_one
+        self.policy_optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.cfg.grad_clip)
+        self.policy_optim.step()
+        return loss.item()
+
+    def state_dict(self) -> dict:
+        return {"model_optim": self.model_optim.state_dict(),
+                "policy_optim": self.policy_optim.state_dict() if self.policy_optim else None,
+                "q_scale": self.q_scale.state_dict(), "num_updates": self.num_updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model_optim.load_state_dict(state["model_optim"])
+        if self.policy_optim is not None and state["policy_optim"] is not None:
+            self.policy_optim.load_state_dict(state["policy_optim"])
+        self.q_scale.load_state_dict(state["q_scale"])
+        self.num_updates = state["num_updates"]

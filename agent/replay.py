@@ -1,0 +1,186 @@
+"""Replay of whole episodes, persisted one file per finished episode.
+
+Each episode is written to ``<run>/episodes/`` the moment it ends (temp file, fsync,
+rename), so a killed run loses at most the episode in progress. In memory the
+episodes are concatenated into growable flat arrays so that sampling a batch of
+sub-sequences is one vectorised gather, not a Python loop over the batch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+EPISODE_FILE = re.compile(r"^episode_(\d{6})_len(\d+)\.npz$")
+
+
+@dataclass
+class Episode:
+    """One episode: ``obs`` has one more entry than ``action``/``reward``/``terminated``.
+
+    ``extras`` holds optional per-observation arrays (e.g. the proprioceptive state of
+    a pixel run, used for videos), each with ``len(obs)`` rows.
+    """
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    terminated: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        steps = len(self.action)
+        if not (len(self.obs) == steps + 1 and len(self.reward) == steps and len(self.terminated) == steps):
+            raise ValueError(f"inconsistent episode: {len(self.obs)} obs, {steps} actions, "
+                             f"{len(self.reward)} rewards, {len(self.terminated)} terminated flags")
+
+    def __len__(self) -> int:
+        return len(self.action)
+
+    @property
+    def total_reward(self) -> float:
+        return float(self.reward.sum())
+
+
+class EpisodeBuilder:
+    """Collects one episode step by step."""
+
+    def __init__(self, first_obs: np.ndarray, extras: dict[str, np.ndarray] | None = None) -> None:
+        self.obs, self.action, self.reward, self.terminated = [first_obs], [], [], []
+        self.extras = {k: [v] for k, v in (extras or {}).items()}
+
+    def add(self, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool,
+            extras: dict[str, np.ndarray] | None = None) -> None:
+        self.action.append(action)
+        self.reward.append(reward)
+        self.obs.append(next_obs)
+        self.terminated.append(terminated)
+        for k, v in (extras or {}).items():
+            self.extras[k].append(v)
+
+    def __len__(self) -> int:
+        return len(self.action)
+
+    def build(self) -> Episode:
+        return Episode(np.stack(self.obs), np.asarray(self.action, np.float32), np.asarray(self.reward, np.float32),
+                       np.asarray(self.terminated, bool), {k: np.stack(v) for k, v in self.extras.items()})
+
+
+def save_episode(ep: Episode, directory: Path, index: int) -> Path:
+    """Write atomically; the file name carries the index and length so a resume can check both."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"episode_{index:06d}_len{len(ep)}.npz"
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, obs=ep.obs, action=ep.action, reward=ep.reward, terminated=ep.terminated,
+                            **{f"extra_{k}": v for k, v in ep.extras.items()})
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def load_episode(path: Path) -> Episode:
+    with np.load(path) as data:
+        extras = {k[len("extra_"):]: data[k] for k in data.files if k.startswith("extra_")}
+        return Episode(data["obs"], data["action"], data["reward"], data["terminated"], extras)
+
+
+def episode_files(directory: Path) -> list[Path]:
+    """Complete episode files in index order (temp files of an interrupted write are ignored)."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if EPISODE_FILE.match(p.name))
+
+
+class _Growable:
+    """A flat array that doubles its capacity as rows are appended."""
+
+    def __init__(self, row_shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.data = np.empty((1024, *row_shape), dtype)
+        self.size = 0
+
+    def append(self, rows: np.ndarray) -> None:
+        need = self.size + len(rows)
+        if need > len(self.data):
+            grown = np.empty((max(need, 2 * len(self.data)), *self.data.shape[1:]), self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size:need] = rows
+        self.size = need
+
+
+class EpisodeReplay:
+    """All episodes of a run; samples time-major windows of ``horizon`` steps."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory
+        self.num_episodes = 0
+        self.num_steps = 0
+        self.episode_returns: list[float] = []
+        self._arrays: dict[str, _Growable] = {}
+        self._starts: list[np.ndarray] = []  # per episode: flat indices of its observations
+        self._lengths: list[int] = []
+        self._starts_cache: dict[int, np.ndarray] = {}
+
+    def add(self, ep: Episode, persist: bool = True) -> None:
+        """Add a finished episode; write it to disk first when the replay has a directory."""
+        if persist and self.directory is not None:
+            save_episode(ep, self.directory, self.num_episodes)
+        # Flat layout per episode: T+1 observation rows; actions/rewards padded with one
+        # trailing row so every array shares the observation's indexing.
+        rows = {"obs": ep.obs, "action": _pad(ep.action), "reward": _pad(ep.reward),
+                "terminated": _pad(ep.terminated)}
+        if not self._arrays:
+            self._arrays = {k: _Growable(v.shape[1:], v.dtype) for k, v in rows.items()}
+        offset = self._arrays["obs"].size
+        for k, v in rows.items():
+            self._arrays[k].append(v)
+        self._starts.append(np.arange(offset, offset + len(ep) + 1))
+        self._lengths.append(len(ep))
+        self._starts_cache.clear()
+        self.num_episodes += 1
+        self.num_steps += len(ep)
+        self.episode_returns.append(ep.total_reward)
+
+    @classmethod
+    def load(cls, directory: Path) -> "EpisodeReplay":
+        """Rebuild from the episode files of a run directory."""
+        replay = cls(directory)
+        for index, path in enumerate(episode_files(directory)):
+            match = EPISODE_FILE.match(path.name)
+            assert match is not None
+            if int(match.group(1)) != index:
+                raise ValueError(f"episode files in {directory} are not contiguous: expected index {index}, found {path.name}")
+            replay.add(load_episode(path), persist=False)
+        return replay
+
+    def valid_starts(self, horizon: int) -> np.ndarray:
+        """Flat indices where a window of ``horizon`` actions fits inside one episode."""
+        if horizon in self._starts_cache:
+            return self._starts_cache[horizon]
+        parts = [s[: length - horizon + 1] for s, length in zip(self._starts, self._lengths) if length >= horizon]
+        starts = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        self._starts_cache[horizon] = starts
+        return starts
+
+    def sample(self, batch_size: int, horizon: int, rng: np.random.Generator,
+               device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        """Time-major batch: obs (H+1, B, ...), action (H, B, A), reward (H, B), terminated (H, B)."""
+        starts = self.valid_starts(horizon)
+        if len(starts) == 0:
+            raise ValueError(f"no episode has {horizon} steps yet; cannot sample windows of that length")
+        idx = rng.choice(starts, size=batch_size)[None, :] + np.arange(horizon + 1)[:, None]  # (H+1, B)
+        a = self._arrays
+        out = {"obs": a["obs"].data[idx], "action": a["action"].data[idx[:-1]],
+               "reward": a["reward"].data[idx[:-1]], "terminated": a["terminated"].data[idx[:-1]]}
+        return {k: torch.as_tensor(v).to(device) for k, v in out.items()}
+
+
+def _pad(x: np.ndarray) -> np.ndarray:
+    return np.concatenate([x, np.zeros((1, *x.shape[1:]), x.dtype)])

@@ -1,0 +1,249 @@
+"""The training loop: collect episodes -> replay -> update the model -> plan -> collect.
+
+A run directory holds everything: ``config.json``, ``episodes/`` (one file per finished
+episode), ``checkpoints/``, TensorBoard event files and ``train.log``. Resuming rebuilds
+the replay from ``episodes/`` and the learner from the newest checkpoint; the env-step
+counter is the number of steps in the replay, so no finished episode is lost or counted
+twice.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from agent.agent import WorldModelAgent
+from agent.checkpoint import list_checkpoints, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from agent.config import RunConfig
+from agent.evaluate import evaluate
+from agent.logger import RunLogger
+from agent.replay import EpisodeBuilder, EpisodeReplay
+from envs import make_env
+
+CONFIG_FILE = "config.json"
+
+
+class Interrupted(Exception):
+    """Raised by the SIGTERM handler so the loop can checkpoint and exit cleanly."""
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def set_threads(threads: int) -> int:
+    """Intra-op threads for torch; 0 picks min(2, cores): more only fights the env and renderer."""
+    count = threads or min(2, os.cpu_count() or 1)
+    torch.set_num_threads(count)
+    return count
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def new_run_dir(logdir: Path, cfg: RunConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = logdir / f"{cfg.env.name}-{cfg.env.obs}-{cfg.plan.planner}-s{cfg.seed}-{stamp}"
+    run_dir, n = base, 1
+    while run_dir.exists():
+        run_dir, n = Path(f"{base}-{n}"), n + 1
+    return run_dir
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> None:
+        self.cfg, self.run_dir, self.progress = cfg, run_dir, progress
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            cfg.save(run_dir / CONFIG_FILE)
+        set_threads(cfg.threads)
+        seed_everything(cfg.seed)
+        self.device = pick_device(cfg.device)
+        repeat = cfg.env.action_repeat or None
+        self.env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=repeat, image_size=cfg.env.image_size)
+        self.eval_env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=repeat, image_size=cfg.env.image_size)
+        obs_shape = self.env.observation_space.shape
+        action_dim = int(np.prod(self.env.action_space.shape))
+        self.agent = WorldModelAgent(obs_shape, action_dim, cfg, self.device)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.replay = EpisodeReplay.load(run_dir / "episodes") if resume else EpisodeReplay(run_dir / "episodes")
+        self.logger = RunLogger(run_dir)
+        self.pretrained = False
+        self.num_evals = 0
+        self.last_eval_step = 0
+        self.update_debt = 0.0
+        self.prior_seconds = 0.0  # wall-clock of earlier sittings of this run
+        self.session_start = time.perf_counter()
+        if resume:
+            self._restore()
+        else:
+            self.logger.config(cfg.to_dict())
+
+    # --- state ---------------------------------------------------------------------------
+    @property
+    def env_steps(self) -> int:
+        return self.replay.num_steps
+
+    def _restore(self) -> None:
+        checkpoints = list_checkpoints(self.run_dir / "checkpoints")
+        if checkpoints:
+            state = load_checkpoint(checkpoints[-1], map_location=self.device)
+            self.agent.load_state_dict(state["agent"])
+            restore_rng_state(state["rng"])
+            self.rng.bit_generator.state = state["numpy_generator"]
+            self.pretrained = state["pretrained"]
+            self.num_evals = state["num_evals"]
+            self.last_eval_step = state["last_eval_step"]
+            self.prior_seconds = state["wall_seconds"]
+            source = checkpoints[-1].name
+        else:
+            source = "no checkpoint (fresh model)"
+        self.logger.message(f"resumed {self.run_dir} from {source}: {self.replay.num_episodes} episodes, "
+                            f"{self.env_steps} env steps in replay")
+
+    @property
+    def wall_seconds(self) -> float:
+        """Training wall-clock summed over every sitting of this run."""
+        return self.prior_seconds + time.perf_counter() - self.session_start
+
+    def save(self) -> Path:
+        payload = {"agent": self.agent.state_dict(), "rng": rng_state(),
+                   "numpy_generator": self.rng.bit_generator.state, "pretrained": self.pretrained,
+                   "num_evals": self.num_evals, "last_eval_step": self.last_eval_step,
+                   "wall_seconds": self.wall_seconds,
+                   "env_steps": self.env_steps, "episodes": self.replay.num_episodes, "config": self.cfg.to_dict()}
+        return save_checkpoint(self.run_dir / "checkpoints", self.env_steps, payload, self.cfg.keep_checkpoints)
+
+    # --- the loop ----------------------------------------------------------------------------
+    def train(self) -> None:
+        """Train to ``cfg.steps`` env steps; SIGINT/SIGTERM checkpoint and return."""
+        previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+        bar = tqdm(total=self.cfg.steps, initial=self.env_steps, unit="step", dynamic_ncols=True,
+                   disable=not self.progress, desc=self.cfg.env.name)
+        last_checkpoint = self.env_steps
+        try:
+            while self.env_steps < self.cfg.steps:
+                self._run_episode(bar)
+                if self.env_steps - self.last_eval_step >= self.cfg.eval_every or self.env_steps >= self.cfg.steps:
+                    self._evaluate()
+                if self.env_steps - last_checkpoint >= self.cfg.checkpoint_every or self.env_steps >= self.cfg.steps:
+                    self.save()
+                    last_checkpoint = self.env_steps
+        except (KeyboardInterrupt, Interrupted):
+            path = self.save()
+            self.logger.message(f"interrupted at {self.env_steps} env steps; checkpoint {path}; "
+                                f"continue with: wm-agent train --resume {self.run_dir}")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            bar.close()
+            self.logger.close()
+            self.env.close()
+            self.eval_env.close()
+
+    def _run_episode(self, bar: tqdm) -> None:
+        cfg = self.cfg
+        episode_index = self.replay.num_episodes
+        obs, info = self.env.reset(seed=cfg.seed * 1_000_003 + episode_index)
+        self.agent.reset()
+        builder = EpisodeBuilder(obs, _extras(info))
+        start, plan_time, planned, done = time.perf_counter(), 0.0, 0, False
+        update_time, losses_sum, num_updates = 0.0, {}, 0
+        while not done:
+            step = self.env_steps + len(builder)
+            if step < cfg.seed_steps:
+                action = self.rng.uniform(-1, 1, self.env.action_space.shape).astype(np.float32)
+            else:
+                t0 = time.perf_counter()
+                action = self.agent.act(obs, explore=True, rng=self.rng)
+                plan_time += time.perf_counter() - t0
+                planned += 1
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            builder.add(action, float(reward), obs, bool(terminated), _extras(info))
+            done = terminated or truncated
+            if self.pretrained:
+                self.update_debt += cfg.learn.utd
+                t0 = time.perf_counter()
+                while self.update_debt >= 1:
+                    _accumulate(losses_sum, self._update())
+                    num_updates += 1
+                    self.update_debt -= 1
+                update_time += time.perf_counter() - t0
+            bar.update(1)
+        episode = builder.build()
+        self.replay.add(episode)
+        elapsed = time.perf_counter() - start
+        step = self.env_steps
+        self.logger.scalars("train", {"episode_return": episode.total_reward, "episode_length": len(episode)}, step)
+        perf = {"env_steps_per_s": len(episode) / elapsed}
+        if planned:
+            perf["plan_ms_per_action"] = 1000 * plan_time / planned
+        if num_updates:
+            perf["update_ms"] = 1000 * update_time / num_updates
+            self.logger.scalars("loss", {k: v / num_updates for k, v in losses_sum.items()}, step)
+        self.logger.scalars("perf", perf, step)
+        bar.set_postfix(ret=f"{episode.total_reward:.1f}", sps=f"{perf['env_steps_per_s']:.1f}")
+        if not self.pretrained and self.env_steps >= cfg.seed_steps:
+            self._pretrain()
+
+    def _update(self) -> dict[str, float]:
+        batch = self.replay.sample(self.cfg.learn.batch_size, self.cfg.learn.horizon, self.rng, self.device)
+        return self.agent.update(batch)
+
+    def _pretrain(self) -> None:
+        """Fit the model to the seed data once before the planner starts acting with it."""
+        if self.replay.valid_starts(self.cfg.learn.horizon).size == 0:
+            return  # episodes still shorter than the training horizon: wait for more data
+        losses: dict[str, float] = {}
+        for _ in tqdm(range(self.cfg.pretrain_updates), desc="pretraining", leave=False, disable=not self.progress):
+            _accumulate(losses, self._update())
+        if self.cfg.pretrain_updates:
+            self.logger.scalars("loss", {k: v / self.cfg.pretrain_updates for k, v in losses.items()}, self.env_steps)
+        self.pretrained = True
+
+    def _evaluate(self) -> None:
+        record = self.cfg.video_every > 0 and self.num_evals % self.cfg.video_every == 0
+        result = evaluate(self.agent, self.eval_env, self.cfg.eval_episodes, self.cfg.seed, record, self.rng)
+        step = self.env_steps
+        self.logger.scalars("eval", {"return_mean": result.mean, "return_std": result.std,
+                                     "episode_length": float(np.mean(result.lengths))}, step)
+        self.logger.scalars("perf", {"eval_plan_ms_per_action": result.plan_ms_per_action}, step)
+        if result.video is not None:
+            self.logger.video("eval/rollout_real_vs_imagined", result.video, step)
+        if result.trace_image is not None:
+            self.logger.image("eval/state_traces_real_vs_imagined", result.trace_image, step)
+        self.logger.flush()
+        self.logger.message(f"eval at {step} env steps: return {result.mean:.1f} +- {result.std:.1f} "
+                            f"over {len(result.returns)} episodes ({result.plan_ms_per_action:.1f} ms/action)")
+        with open(self.run_dir / "eval.csv", "a") as f:
+            if f.tell() == 0:
+                f.write("env_steps,return_mean,return_std,episodes,wall_seconds\n")
+            f.write(f"{step},{result.mean:.3f},{result.std:.3f},{len(result.returns)},{self.wall_seconds:.1f}\n")
+        self.num_evals += 1
+        self.last_eval_step = step
+
+
+def _extras(info: dict) -> dict[str, np.ndarray] | None:
+    """Keep the proprioceptive state of pixel runs for videos and later models."""
+    return {"state": np.asarray(info["state"], np.float32)} if "state" in info else None
+
+
+def _accumulate(total: dict[str, float], values: dict[str, float]) -> None:
+    for k, v in values.items():
+        total[k] = total.get(k, 0.0) + v
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted()

@@ -1,0 +1,83 @@
+"""The latent world model: encoder -> action-conditioned latent dynamics -> reward and decoder.
+
+Planning uses only ``initial_latent`` and ``next_latent_and_reward``; the decoder is
+trained (reconstruction keeps latents grounded in the observation) and used for
+videos, never by the planner.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from agent.config import ModelConfig
+from agent.math import TwoHot, simnorm
+from agent.networks import PixelDecoder, PixelEncoder, mlp
+
+
+class LatentWorldModel(nn.Module):
+    """Encoder, dynamics, reward head and decoder over a SimNorm latent."""
+
+    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.obs_shape = tuple(obs_shape)
+        self.pixels = len(obs_shape) == 3
+        self.action_dim = action_dim
+        self.cfg = cfg
+        h, z = cfg.hidden_dim, cfg.latent_dim
+        if self.pixels:
+            self.encoder: nn.Module = PixelEncoder(obs_shape[0], z)
+            self.decoder: nn.Module = PixelDecoder(obs_shape[0], z)
+        else:
+            self.encoder = mlp(obs_shape[0], [h], z)
+            self.decoder = mlp(z, [h], obs_shape[0])
+        self.dynamics = mlp(z + action_dim, [h, h], z)
+        self.reward_head = mlp(z + action_dim, [h, h], cfg.num_bins)
+        self.two_hot = TwoHot(cfg.num_bins)
+        # The consistency target: a slow (EMA) copy of the encoder, as V-JEPA's target
+        # encoder; with target_encoder='stopgrad' the online encoder is used under no_grad.
+        self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+
+    # --- predictions -----------------------------------------------------------------
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """Observation batch (B, *obs_shape) -> latent (B, Z)."""
+        return simnorm(self.encoder(obs), self.cfg.simnorm_dim)
+
+    @torch.no_grad()
+    def encode_target(self, obs: torch.Tensor) -> torch.Tensor:
+        """Consistency target latent for a batch of observations (no gradient)."""
+        enc = self.target_encoder if self.cfg.target_encoder == "ema" else self.encoder
+        return simnorm(enc(obs), self.cfg.simnorm_dim)
+
+    def next(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Latent (N, Z) and action (N, A) -> next latent (N, Z)."""
+        return simnorm(self.dynamics(torch.cat([z, action], -1)), self.cfg.simnorm_dim)
+
+    def reward_logits(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Two-hot logits (N, bins) of the reward for taking ``action`` in ``z``."""
+        return self.reward_head(torch.cat([z, action], -1))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent (N, Z) -> reconstructed observation (state vector, or frames in [-0.5, 0.5])."""
+        return self.decoder(z)
+
+    # --- the planner's interface ---------------------------------------------------------
+    def initial_latent(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.encode(obs)
+
+    def next_latent_and_reward(self, z: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        za = torch.cat([z, action], -1)
+        next_z = simnorm(self.dynamics(za), self.cfg.simnorm_dim)
+        return next_z, self.two_hot.decode(self.reward_head(za))
+
+    # --- training helpers --------------------------------------------------------------
+    def reconstruction_target(self, obs: torch.Tensor) -> torch.Tensor:
+        """What the decoder should output for ``obs`` (frames are rescaled to [-0.5, 0.5])."""
+        return obs.float() / 255.0 - 0.5 if self.pixels else obs
+
+    @torch.no_grad()
+    def update_target_encoder(self, tau: float) -> None:
+        for p, tp in zip(self.encoder.parameters(), self.target_encoder.parameters()):
+            tp.lerp_(p, tau)

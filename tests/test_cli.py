@@ -1,0 +1,130 @@
+"""End to end through the ``wm-agent`` command: a short real run, resume, eval and bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agent.cli import build_parser, main
+from agent.replay import EpisodeReplay
+
+# A tiny but complete configuration: every part runs, nothing is big.
+TINY = ["--latent-dim", "16", "--hidden-dim", "32", "--num-samples", "32", "--num-elites", "4",
+        "--iterations", "2", "--num-policy-samples", "4", "--batch-size", "16", "--pretrain-updates", "5",
+        "--eval-episodes", "1", "--no-progress"]
+
+
+def only_run_dir(logdir: Path) -> Path:
+    runs = list(logdir.iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def tensorboard_tags(run_dir: Path) -> dict:
+    ea = EventAccumulator(str(run_dir), size_guidance={"images": 0, "scalars": 0})
+    ea.Reload()
+    return ea
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory) -> Path:
+    """Reacher-v5 (50-step episodes): 3 train episodes, seed phase, updates, an eval with video."""
+    logdir = tmp_path_factory.mktemp("runs")
+    code = main(["train", "--env", "Reacher-v5", "--steps", "150", "--seed-steps", "60", "--eval-every", "100",
+                 "--logdir", str(logdir), "--seed", "3", *TINY])
+    assert code == 0
+    return only_run_dir(logdir)
+
+
+def test_short_run_writes_config_checkpoint_episodes_and_tensorboard(short_run):
+    config = json.loads((short_run / "config.json").read_text())
+    assert config["env"]["name"] == "Reacher-v5" and config["steps"] == 150 and config["seed"] == 3
+    assert [p.name for p in sorted((short_run / "checkpoints").iterdir())] == ["ckpt_000000150.pt"]
+    replay = EpisodeReplay.load(short_run / "episodes")
+    assert (replay.num_episodes, replay.num_steps) == (3, 150)
+
+    ea = tensorboard_tags(short_run)
+    scalars = set(ea.Tags()["scalars"])
+    for tag in ("train/episode_return", "eval/return_mean", "loss/consistency", "loss/reward", "loss/value",
+                "loss/reconstruction", "loss/policy", "perf/env_steps_per_s", "perf/plan_ms_per_action"):
+        assert tag in scalars, tag
+    assert [e.step for e in ea.Scalars("eval/return_mean")] == [100, 150]
+    video = ea.Images("eval/rollout_real_vs_imagined")[0]
+    assert video.encoded_image_string[:6] == b"GIF89a"  # add_video writes an animated GIF
+    assert video.width == 3 * 64 and video.height == 64  # real frame | trace panel twice as wide
+
+
+def test_resume_continues_counters_and_replay(short_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(short_run, run)
+    assert main(["train", "--resume", str(run), "--steps", "250", "--no-progress"]) == 0
+    replay = EpisodeReplay.load(run / "episodes")
+    assert (replay.num_episodes, replay.num_steps) == (5, 250)
+    # The first three episodes are the original ones, untouched.
+    original = EpisodeReplay.load(short_run / "episodes")
+    np.testing.assert_array_equal(replay._arrays["obs"].data[:153], original._arrays["obs"].data[:153])
+    eval_steps = [int(line.split(",")[0]) for line in (run / "eval.csv").read_text().splitlines()[1:]]
+    assert eval_steps == [100, 150, 250]
+    assert json.loads((run / "config.json").read_text())["steps"] == 250
+
+
+def test_resume_refuses_a_changed_config(short_run, capsys):
+    assert main(["train", "--resume", str(short_run), "--lr", "0.1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "cannot change lr" in err
+
+
+def test_eval_command_reports_returns(short_run, capsys):
+    assert main(["eval", str(short_run), "--episodes", "2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["returns"]) == 2 and report["env_steps"] == 150
+    assert (short_run / "eval_150.json").is_file()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "--env", "reachr"], "unknown env 'reachr'"),
+    (["train", "--steps", "-5"], "invalid steps=-5"),
+    (["train", "--steps", "abc"], "invalid int value: 'abc'"),
+    (["train", "--planner", "ilqr"], "invalid choice: 'ilqr'"),
+    (["train", "--obs", "rgb"], "invalid choice: 'rgb'"),
+    (["train", "--num-samples", "16", "--num-elites", "32"], "invalid num_elites=32"),
+    (["train", "--resume", "/nonexistent/run"], "not a run directory"),
+    (["eval", "/nonexistent/run"], "no such file or directory"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_bad_input_gets_one_line_and_exit_2(argv, expected, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("wm-agent: error:"), err
+    assert expected in err
+
+
+def test_bad_input_from_the_shell_has_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "train", "--env", "cheeta"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "cheetah" in proc.stderr
+
+
+def test_help_documents_every_option():
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    text = train.format_help()
+    for option in ("--env", "--steps", "--seed", "--obs", "--planner", "--logdir", "--resume", "--utd",
+                   "--value", "--policy-prior", "--eval-every", "--checkpoint-every"):
+        assert option in text, option
+    for action in train._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, action.option_strings
+
+
+def test_envs_command_lists_suites_and_aliases(capsys):
+    assert main(["envs"]) == 0
+    out = capsys.readouterr().out
+    for name in ("reacher-easy", "manipulator-bring_ball", "Pusher-v5", "HalfCheetah-v5", "reacher"):
+        assert name in out

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import torch
+
+from agent.config import LearnConfig, ModelConfig
+from agent.learner import Learner
+from agent.math import TwoHot, simnorm
+from agent.policy_prior import PolicyPrior
+from agent.value import QEnsemble
+from agent.world_model import LatentWorldModel
+
+
+def fixed_batch(steps: int = 3, batch: int = 64, obs_dim: int = 5, action_dim: int = 2, seed: int = 0):
+    """Sub-sequences of a known linear system, so there is something to learn."""
+    g = torch.Generator().manual_seed(seed)
+    obs = [torch.randn(batch, obs_dim, generator=g)]
+    actions = torch.rand(steps, batch, action_dim, generator=g) * 2 - 1
+    mix = torch.randn(action_dim, obs_dim, generator=g) * 0.3
+    for t in range(steps):
+        obs.append(0.9 * obs[-1] + actions[t] @ mix)
+    obs_t = torch.stack(obs)
+    reward = -obs_t[1:].pow(2).sum(-1) * 0.1
+    return {"obs": obs_t, "action": actions, "reward": reward, "terminated": torch.zeros(steps, batch, dtype=torch.bool)}
+
+
+def build(obs_shape, action_dim=2, use_actor_critic=True):
+    torch.manual_seed(0)
+    m = ModelConfig(latent_dim=32, hidden_dim=64, simnorm_dim=8)
+    wm = LatentWorldModel(obs_shape, action_dim, m)
+    critic = QEnsemble(32, action_dim, 64, 2, m.num_bins) if use_actor_critic else None
+    policy = PolicyPrior(32, action_dim, 64) if use_actor_critic else None
+    return wm, critic, policy, Learner(wm, critic, policy, LearnConfig(lr=1e-3), m)
+
+
+def test_two_hot_round_trip_and_loss_minimum():
+    th = TwoHot(101)
+    x = torch.tensor([-50.0, -1.3, 0.0, 0.7, 3.0, 200.0])
+    np.testing.assert_allclose(th.decode(torch.log(th.encode(x) + 1e-12)).numpy(), x.numpy(), rtol=1e-3, atol=1e-3)
+    target_logits = torch.log(th.encode(x) + 1e-12)
+    assert (th.loss(target_logits, x) < th.loss(torch.zeros_like(target_logits), x)).all()
+
+
+def test_simnorm_makes_groups_probability_simplices():
+    z = simnorm(torch.randn(4, 32) * 10, 8)
+    np.testing.assert_allclose(z.view(4, 4, 8).sum(-1).numpy(), np.ones((4, 4)), rtol=1e-5)
+    assert (z >= 0).all()
+
+
+def test_update_lowers_the_loss_on_a_fixed_batch():
+    wm, critic, policy, learner = build((5,))
+    batch = fixed_batch()
+    first = learner.update(batch)
+    for _ in range(150):
+        last = learner.update(batch)
+    for key in ("consistency", "reward", "reconstruction", "value"):
+        assert last[key] < first[key], (key, first[key], last[key])
+    assert last["reconstruction"] < 0.5 * first["reconstruction"]
+    assert last["reward"] < 0.5 * first["reward"]
+
+
+def test_ema_target_encoder_trails_the_online_encoder():
+    wm, _, _, learner = build((5,), use_actor_critic=False)
+    batch = fixed_batch()
+    before = [p.clone() for p in wm.target_encoder.parameters()]
+    learner.update(batch)
+    moved = [(p - b).abs().max().item() for p, b in zip(wm.target_encoder.parameters(), before)]
+    assert max(moved) > 0  # the target moves ...
+    online_gap = [(p - t).abs().max().item() for p, t in zip(wm.encoder.parameters(), wm.target_encoder.parameters())]
+    assert max(online_gap) > 0  # ... but slower than the online encoder
+
+
+def test_planning_interface_shapes_without_decoder():
+    wm, *_ = build((5,))
+    z = wm.initial_latent(torch.randn(1, 5))
+    assert z.shape == (1, 32)
+    next_z, reward = wm.next_latent_and_reward(z.expand(7, -1), torch.zeros(7, 2))
+    assert next_z.shape == (7, 32) and reward.shape == (7,)
+
+
+def test_pixel_model_encodes_decodes_and_updates():
+    wm, critic, policy, learner = build((64, 64, 3))
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randint(0, 256, (3, 8, 64, 64, 3), generator=g, dtype=torch.uint8)
+    batch = {"obs": frames, "action": torch.rand(2, 8, 2) * 2 - 1, "reward": torch.rand(2, 8),
+             "terminated": torch.zeros(2, 8, dtype=torch.bool)}
+    assert wm.encode(frames[0]).shape == (8, 32)
+    assert wm.decode(wm.encode(frames[0])).shape == (8, 64, 64, 3)
+    first = learner.update(batch)
+    for _ in range(20):
+        last = learner.update(batch)
+    assert last["reconstruction"] < first["reconstruction"]
+
+
+@pytest.mark.parametrize("size", [48, 63])
+def test_pixel_sizes_that_do_not_halve_to_four_are_refused(size):
+    with pytest.raises(ValueError, match="image_size"):
+        LatentWorldModel((size, size, 3), 2, ModelConfig())
