@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train a world-model agent. Writes a run directory with config.json, "
                                        "episodes/, checkpoints/, train.log, eval.csv and TensorBoard event files.")
     train.add_argument("--logdir", type=Path, default=Path("runs"), help="parent of the run directory (default: runs)")
+    train.add_argument("--run-name", help="name of the run directory under --logdir (default: env-obs-planner-seed-time)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and CI)")
     _add_config_options(train)
@@ -125,7 +126,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         cfg = apply_overrides(RunConfig(), given).validate()
         _check_env_name(cfg.env.name)
-        run_dir = new_run_dir(args.logdir, cfg)
+        if args.run_name:
+            run_dir = args.logdir / args.run_name
+            if run_dir.exists():
+                raise UserError(f"--run-name {args.run_name}: {run_dir} exists; continue it with --resume {run_dir}")
+        else:
+            run_dir = new_run_dir(args.logdir, cfg)
     print(f"run directory: {run_dir}", flush=True)
     Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress).train()
     return 0

@@ -1,0 +1,127 @@
+"""Learning benchmark: eval return against env steps and wall-clock, several seeds.
+
+Each seed is a real ``wm-agent train`` run in ``benchmarks/runs/learning/<name>/seed<k>``;
+running the same command again resumes unfinished seeds from their checkpoints, so a
+benchmark can span several sittings. The table (median over seeds at each eval step)
+is printed and written to ``benchmarks/results/learning_<name>.md`` and ``.json`` with
+the command that produced it.
+
+Env steps are agent decisions, as published results count them: dm_control at
+action repeat 2, 500 decisions per episode, returns on the usual 0-1000 scale.
+
+    python benchmarks/learning.py --env reacher-easy --seeds 1 2 3 --steps 50000
+    python benchmarks/learning.py --variant no-value --seeds 1 --steps 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = {
+    "full": [],
+    "no-value": ["--no-value"],
+    "no-prior": ["--no-policy-prior"],
+    "no-value-no-prior": ["--no-value", "--no-policy-prior"],
+}
+# Published eval returns on reacher-easy at 100k env steps (see the issue/README for sources).
+REFERENCE_100K = {"TD-MPC2": 937, "DreamerV3": "693-872", "SAC": 540}
+
+
+def run_seed(name: str, env: str, obs: str, seed: int, steps: int, extra: list[str], runs: Path) -> Path:
+    run_dir = runs / name / f"seed{seed}"
+    if (run_dir / "config.json").is_file():
+        cmd = ["train", "--resume", str(run_dir), "--steps", str(steps)]
+    else:
+        cmd = ["train", "--env", env, "--obs", obs, "--seed", str(seed), "--steps", str(steps),
+               "--logdir", str(runs / name), "--run-name", f"seed{seed}", *extra]
+    log = runs / name / f"seed{seed}.out"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as out:
+        subprocess.run([sys.executable, "-m", "agent.cli", *cmd, "--no-progress"], stdout=out, stderr=subprocess.STDOUT,
+                       check=True, cwd=ROOT, env={**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")})
+    return run_dir
+
+
+def read_curve(run_dir: Path) -> list[dict[str, float]]:
+    path = run_dir / "eval.csv"
+    if not path.is_file():
+        return []
+    with open(path) as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def table(curves: dict[int, list[dict[str, float]]]) -> tuple[list[str], list[dict]]:
+    steps = sorted({int(r["env_steps"]) for curve in curves.values() for r in curve})
+    rows = []
+    for step in steps:
+        at = {seed: next((r for r in curve if int(r["env_steps"]) == step), None) for seed, curve in curves.items()}
+        returns = [r["return_mean"] for r in at.values() if r]
+        walls = [r["wall_seconds"] / 60 for r in at.values() if r]
+        rows.append({"env_steps": step, **{f"seed{s}": (round(r["return_mean"], 1) if r else None) for s, r in at.items()},
+                     "median": round(statistics.median(returns), 1), "wall_min_median": round(statistics.median(walls), 1)})
+    header = ["env_steps", *[f"seed{s}" for s in curves], "median", "wall_min_median"]
+    return header, rows
+
+
+def markdown(header: list[str], rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        lines.append("| " + " | ".join("-" if row[h] is None else str(row[h]) for h in header) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="reacher-easy")
+    parser.add_argument("--obs", default="state", choices=("state", "pixels"))
+    parser.add_argument("--variant", default="full", choices=sorted(VARIANTS),
+                        help="which planning aids are on: terminal value and policy prior")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--steps", type=int, default=50_000)
+    parser.add_argument("--parallel", type=int, default=1, help="seeds trained at once (each gets cores/parallel threads)")
+    parser.add_argument("--runs", type=Path, default=ROOT / "benchmarks" / "runs" / "learning")
+    parser.add_argument("--report-only", action="store_true", help="only print the table of what exists")
+    parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options after --")
+    args = parser.parse_args()
+
+    name = f"{args.env}-{args.obs}-{args.variant}"
+    threads = max(1, (os.cpu_count() or 1) // args.parallel)
+    extra = [*VARIANTS[args.variant], "--threads", str(threads), *args.train_args]
+    started = time.time()
+    if not args.report_only:
+        with ThreadPoolExecutor(args.parallel) as pool:
+            futures = [pool.submit(run_seed, name, args.env, args.obs, s, args.steps, extra, args.runs) for s in args.seeds]
+            for f in futures:
+                f.result()
+    curves = {s: read_curve(args.runs / name / f"seed{s}") for s in args.seeds}
+    header, rows = table(curves)
+    text = markdown(header, rows)
+    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]])
+    print(text)
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    note = (f"# Learning: {name}\n\nCommand: `{command}`\n\nEval return (mean over eval episodes, no exploration noise) "
+            f"per seed at each env step (agent decisions); wall-clock is training time summed over sittings, "
+            f"evaluation included, on a {os.cpu_count()}-core machine with {threads} torch thread(s) per seed and "
+            f"{args.parallel} seed(s) at once.\n\nPublished at 100k steps on reacher-easy: "
+            + ", ".join(f"{k} {v}" for k, v in REFERENCE_100K.items()) + "\n\n" + text + "\n")
+    (results / f"learning_{name}.md").write_text(note)
+    (results / f"learning_{name}.json").write_text(json.dumps(
+        {"command": command, "env": args.env, "obs": args.obs, "variant": args.variant, "seeds": args.seeds,
+         "steps": args.steps, "threads_per_seed": threads, "parallel": args.parallel, "rows": rows,
+         "sitting_seconds": round(time.time() - started)}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

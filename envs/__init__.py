@@ -1,0 +1,30 @@
+"""Environments for the agent: dm_control suite tasks and Gymnasium MuJoCo envs.
+
+Build any of them with `make_env(name, obs=..., action_repeat=..., seed=...)`;
+names come from `list_env_names()` and `list_aliases()`.
+"""
+
+import os
+
+# Headless rendering by default; MuJoCo and dm_control read this on import.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from .make import make_env  # noqa: E402
+from .registry import (  # noqa: E402
+    EnvSpec,
+    UnknownEnvError,
+    format_env_list,
+    list_aliases,
+    list_env_names,
+    resolve_env_name,
+)
+
+__all__ = [
+    "EnvSpec",
+    "UnknownEnvError",
+    "format_env_list",
+    "list_aliases",
+    "list_env_names",
+    "make_env",
+    "resolve_env_name",
+]
