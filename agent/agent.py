@@ -48,9 +48,14 @@ class WorldModelAgent:
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, explore: bool, rng: np.random.Generator) -> np.ndarray:
-        """Plan an action in [-1, 1]; while exploring, add Gaussian noise."""
+        """Plan an action in [-1, 1].
+
+        While exploring, the planner draws an elite by its weight and perturbs it by the
+        final planning std (TD-MPC2's exploration); ``exploration_noise`` adds Gaussian
+        noise on top of that.
+        """
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
-        action = self.planner.plan(obs_t).cpu().numpy().astype(np.float32)
+        action = self.planner.plan(obs_t, explore=explore).cpu().numpy().astype(np.float32)
         if explore and self.cfg.plan.exploration_noise > 0:
             action = action + self.cfg.plan.exploration_noise * rng.standard_normal(action.shape).astype(np.float32)
         return np.clip(action, -1.0, 1.0)
