@@ -1,0 +1,371 @@
+"""The loop shared by the sampling planners (CEM, MPPI).
+
+Each call to :meth:`SamplingPlanner.plan`:
+
+1. encodes the observation to ``z0``;
+2. builds a population of action sequences ``(H, N_total, A)`` laid out as
+   ``[policy-prior rollouts | caller candidates | Gaussian samples]``;
+3. for ``iterations`` rounds: resamples the Gaussian part, evaluates it in
+   one batched imagined rollout (Python loops only over the horizon), picks
+   the top ``num_elites`` of the whole population, and refits mean/std from
+   the elites with weights given by a pluggable *weighting rule*;
+4. returns the first action of the mean plan and keeps the mean plan,
+   shifted by one step, as the warm start of the next call.
+
+The model is assumed deterministic given ``(z, a)``: policy-prior and
+candidate trajectories are evaluated once per call and their returns are
+reused by later iterations instead of being recomputed.
+
+CEM and MPPI differ only in the weighting rule (uniform vs. softmax of the
+returns), so the planners compose this class with a rule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+from planners.config import SamplingConfig
+from planners.model import LatentModel, PolicyPriorFn, TerminalValueFn
+
+EliteWeighting = Callable[[torch.Tensor], torch.Tensor]
+"""Elite returns ``(K,)`` sorted best first -> weights ``(K,)`` summing to 1."""
+
+BoundLike = float | Sequence[float] | torch.Tensor
+
+
+def action_bounds(
+    low: BoundLike, high: BoundLike, action_dim: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Broadcast scalar or per-dimension bounds to two float32 ``(A,)`` tensors."""
+    out = []
+    for name, value in (("action_low", low), ("action_high", high)):
+        t = torch.as_tensor(value, dtype=torch.float32, device=device)
+        if t.dim() > 1 or (t.dim() == 1 and t.numel() not in (1, action_dim)):
+            raise ValueError(
+                f"{name} has shape {tuple(t.shape)}; accepted: a scalar or shape ({action_dim},)"
+            )
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name}={t.tolist()} is invalid; accepted: finite values")
+        out.append(t.expand(action_dim).clone())
+    lo, hi = out
+    if not bool((lo < hi).all()):
+        raise ValueError(
+            f"action bounds low={lo.tolist()} high={hi.tolist()} are invalid; accepted: low < high in every dimension"
+        )
+    return lo, hi
+
+
+def weighted_moments(
+    elites: torch.Tensor, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted mean and std over the sample axis of ``(H, K, A)`` elites."""
+    w = weights.view(1, -1, 1)
+    mean = (elites * w).sum(dim=1)
+    var = ((elites - mean.unsqueeze(1)).square_() * w).sum(dim=1)
+    return mean, var.sqrt_()
+
+
+def _cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively here (AVX512-BF16 or AMX), i.e. autocast pays off."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+@dataclass
+class _Workspace:
+    """Buffers reused across iterations and calls (same population size)."""
+
+    actions: torch.Tensor  # (H, N_total, A)
+    returns: torch.Tensor  # (N_total,)
+    noise: torch.Tensor  # (H, N, A)
+
+
+class SamplingPlanner:
+    """Sampling-based MPC over imagined rollouts of a :class:`LatentModel`.
+
+    Usually built through :class:`planners.CEMPlanner` or
+    :class:`planners.MPPIPlanner`, which bind the weighting rule.
+
+    ``last_stats`` after each call holds: ``elite_return_mean``,
+    ``best_return``, ``std_mean`` (final std), ``policy_in_elites`` /
+    ``policy_weight`` (policy-prior trajectories among the final elites, and
+    their total weight), ``candidate_in_elites`` / ``candidate_weight`` (same
+    for caller candidates), ``candidate_is_best`` (the best trajectory is a
+    candidate), ``candidate_chosen`` (the elite the action came from is a
+    candidate: the drawn one with ``explore=True``, else the best one, since
+    the mean blends elites), ``candidate_best_return`` (NaN without
+    candidates) and ``num_candidates``. Flags are 0.0 / 1.0.
+    """
+
+    def __init__(
+        self,
+        model: LatentModel,
+        action_dim: int,
+        config: SamplingConfig,
+        weighting: EliteWeighting,
+        action_low: BoundLike = -1.0,
+        action_high: BoundLike = 1.0,
+        terminal_value: TerminalValueFn | None = None,
+        policy_prior: PolicyPriorFn | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if not isinstance(model, LatentModel):
+            raise TypeError(
+                f"model {type(model).__name__} lacks initial_latent/next_latent_and_reward"
+            )
+        if isinstance(action_dim, bool) or not isinstance(action_dim, int) or action_dim < 1:
+            raise ValueError(f"action_dim={action_dim!r} is invalid; accepted: an int >= 1")
+        self.model = model
+        self.action_dim = action_dim
+        self.config = config
+        self.weighting = weighting
+        self.terminal_value = terminal_value
+        self.policy_prior = policy_prior
+        self.device = torch.device(device)
+        self.action_low, self.action_high = action_bounds(
+            action_low, action_high, action_dim, self.device
+        )
+        if config.dtype_autocast and self.device.type == "cpu" and not _cpu_has_bf16():
+            warnings.warn(
+                "dtype_autocast=True but this CPU has no native bf16: planning will likely be slower; "
+                "set dtype_autocast=False",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        self.last_stats: dict[str, float] = {}
+        self._warm_mean: torch.Tensor | None = None
+        self._last_plan: torch.Tensor | None = None
+        self._workspace: _Workspace | None = None
+
+    # ------------------------------------------------------------------ API
+
+    def reset(self) -> None:
+        """Forget the warm start; call at the start of every episode."""
+        self._warm_mean = None
+        self._last_plan = None
+
+    @property
+    def warm_start(self) -> torch.Tensor | None:
+        """Copy of the ``(H, A)`` mean the next call starts from (``None`` after reset)."""
+        return None if self._warm_mean is None else self._warm_mean.clone()
+
+    @property
+    def last_plan(self) -> torch.Tensor | None:
+        """Copy of the ``(H, A)`` mean plan found by the last call, before shifting."""
+        return None if self._last_plan is None else self._last_plan.clone()
+
+    def plan(
+        self,
+        obs: torch.Tensor,
+        candidates: torch.Tensor | None = None,
+        *,
+        explore: bool = False,
+    ) -> torch.Tensor:
+        """Plan from ``obs`` (batch of 1) and return the first action, shape ``(A,)``, on CPU.
+
+        ``candidates`` ``(K, H, A)`` (or ``(H, A)``) are extra plans, e.g.
+        proposed by an LLM: they are clipped to the bounds and compete with
+        the sampled ones for the elite set in every iteration.
+
+        With ``explore=False`` the first action of the final mean is
+        returned (deterministic given the samples). With ``explore=True`` one
+        elite is drawn with the final weights and its first action is
+        perturbed by the final std (TD-MPC2's training-time behaviour).
+        """
+        with torch.no_grad(), self._autocast():
+            return self._plan(obs, candidates, explore)
+
+    # ------------------------------------------------------------ internals
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if not self.config.dtype_autocast:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def _plan(
+        self, obs: torch.Tensor, candidates: torch.Tensor | None, explore: bool
+    ) -> torch.Tensor:
+        cfg = self.config
+        z0 = self._encode(obs)
+        cand = self._prepare_candidates(candidates)
+        n_policy = cfg.num_policy_samples if self.policy_prior is not None else 0
+        n_cand = 0 if cand is None else cand.shape[1]
+        n_fixed = n_policy + n_cand
+        ws = self._get_workspace(n_fixed + cfg.num_samples)
+        actions, returns = ws.actions, ws.returns
+
+        if n_policy:
+            self._rollout(z0, actions[:, :n_policy], returns[:n_policy], self.policy_prior)
+        if cand is not None:
+            actions[:, n_policy:n_fixed].copy_(cand)
+
+        mean, std = self._initial_distribution()
+        sampled = actions[:, n_fixed:]
+        for i in range(cfg.iterations):
+            ws.noise.normal_()
+            torch.addcmul(mean.unsqueeze(1), std.unsqueeze(1), ws.noise, out=sampled)
+            sampled.clamp_(self.action_low, self.action_high)
+            # Candidates join the first batch so they cost no extra rollout.
+            start = n_policy if i == 0 else n_fixed
+            self._rollout(z0, actions[:, start:], returns[start:])
+
+            elite_returns, elite_idx = torch.topk(returns, cfg.num_elites, sorted=True)
+            elites = actions.index_select(1, elite_idx)
+            weights = self.weighting(elite_returns)
+            new_mean, new_std = weighted_moments(elites, weights)
+            if cfg.momentum > 0.0:
+                new_mean = cfg.momentum * mean + (1.0 - cfg.momentum) * new_mean
+            mean = new_mean
+            std = new_std.clamp_(cfg.min_std, cfg.init_std)
+
+        if explore:
+            pick = int(torch.multinomial(weights.float(), 1))
+            noise = torch.randn(self.action_dim, device=self.device)
+            action = elites[0, pick] + std[0] * noise
+            action = torch.clamp(action, self.action_low, self.action_high)
+        else:
+            pick = 0  # the best elite, reported in stats only
+            action = mean[0]
+
+        self._remember(mean)
+        self.last_stats = self._stats(
+            returns, elite_returns, elite_idx, weights, std, n_policy, n_cand, pick
+        )
+        return action.detach().to(device="cpu", dtype=torch.float32).clone()
+
+    def _encode(self, obs: torch.Tensor) -> torch.Tensor:
+        z0 = self.model.initial_latent(obs.to(self.device))
+        if z0.dim() != 2 or z0.shape[0] != 1:
+            raise ValueError(
+                f"initial_latent returned shape {tuple(z0.shape)}; accepted: (1, Z) for an obs batch of 1"
+            )
+        return z0
+
+    def _prepare_candidates(self, candidates: torch.Tensor | None) -> torch.Tensor | None:
+        """Validate ``(K, H, A)`` plans and return them clipped, as ``(H, K, A)``."""
+        if candidates is None:
+            return None
+        cand = torch.as_tensor(candidates, dtype=torch.float32, device=self.device)
+        given = tuple(cand.shape)
+        if cand.dim() == 2:
+            cand = cand.unsqueeze(0)
+        expected = (self.config.horizon, self.action_dim)
+        if cand.dim() != 3 or cand.shape[0] < 1 or tuple(cand.shape[1:]) != expected:
+            raise ValueError(
+                f"candidates have shape {given}; accepted: (K, {expected[0]}, {expected[1]}) with K >= 1"
+            )
+        if not bool(torch.isfinite(cand).all()):
+            raise ValueError("candidates contain NaN or inf; accepted: finite values")
+        return torch.clamp(cand, self.action_low, self.action_high).transpose(0, 1)
+
+    def _get_workspace(self, total: int) -> _Workspace:
+        h, a, n = self.config.horizon, self.action_dim, self.config.num_samples
+        ws = self._workspace
+        if ws is None or ws.actions.shape != (h, total, a) or ws.noise.shape != (h, n, a):
+            ws = _Workspace(
+                actions=torch.empty(h, total, a, device=self.device),
+                returns=torch.empty(total, device=self.device),
+                noise=torch.empty(h, n, a, device=self.device),
+            )
+            self._workspace = ws
+        return ws
+
+    def _initial_distribution(self) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (self.config.horizon, self.action_dim)
+        if self._warm_mean is not None:
+            mean = self._warm_mean.clone()
+        else:
+            # Bound midpoint, not zero: zero can sit on (or outside) asymmetric bounds.
+            mean = ((self.action_low + self.action_high) / 2).expand(shape).clone()
+        std = torch.full(shape, self.config.init_std, device=self.device)
+        return mean, std
+
+    def _rollout(
+        self,
+        z0: torch.Tensor,
+        actions: torch.Tensor,
+        returns: torch.Tensor,
+        policy: PolicyPriorFn | None = None,
+    ) -> None:
+        """Discounted return of every column of ``actions`` ``(H, n, A)`` into ``returns``.
+
+        With ``policy``, the actions are produced by it along the rollout and
+        written (clipped) into ``actions``.
+        """
+        n = actions.shape[1]
+        z = z0.expand(n, -1).contiguous()
+        returns.zero_()
+        discount = 1.0
+        for t in range(self.config.horizon):
+            a_t = actions[t]
+            if policy is not None:
+                a_t.copy_(torch.clamp(policy(z).float(), self.action_low, self.action_high))
+            z, reward = self.model.next_latent_and_reward(z, a_t)
+            returns.add_(reward.reshape(n), alpha=discount)
+            discount *= self.config.discount
+        if self.terminal_value is not None:
+            returns.add_(self.terminal_value(z).reshape(n), alpha=discount)
+
+    def _remember(self, mean: torch.Tensor) -> None:
+        # Shift one step; repeat the last action rather than reset it: in
+        # continuous control the last planned action is a better guess than
+        # the midpoint, and std restarts at init_std anyway.
+        self._last_plan = mean.clone()
+        warm = torch.empty_like(mean)
+        warm[:-1] = mean[1:]
+        warm[-1] = mean[-1]
+        self._warm_mean = warm
+
+    def _stats(
+        self,
+        returns: torch.Tensor,
+        elite_returns: torch.Tensor,
+        elite_idx: torch.Tensor,
+        weights: torch.Tensor,
+        std: torch.Tensor,
+        n_policy: int,
+        n_cand: int,
+        pick: int,
+    ) -> dict[str, float]:
+        """Scalars describing the last call, for logging and tests."""
+        n_fixed = n_policy + n_cand
+        is_policy = elite_idx < n_policy
+        is_cand = (elite_idx >= n_policy) & (elite_idx < n_fixed)
+        w = weights.float()
+        cand_returns = returns[n_policy:n_fixed]
+        values = torch.stack(
+            [
+                elite_returns.float().mean(),
+                elite_returns[0].float(),
+                std.float().mean(),
+                is_policy.any().float(),
+                (w * is_policy).sum(),
+                is_cand.any().float(),
+                (w * is_cand).sum(),
+                is_cand[0].float(),  # best trajectory of the population is a candidate
+                is_cand[pick].float(),
+                cand_returns.max() if n_cand else returns.new_tensor(float("nan")),
+            ]
+        ).tolist()
+        keys = (
+            "elite_return_mean",
+            "best_return",
+            "std_mean",
+            "policy_in_elites",
+            "policy_weight",
+            "candidate_in_elites",
+            "candidate_weight",
+            "candidate_is_best",
+            "candidate_chosen",
+            "candidate_best_return",
+        )
+        stats = dict(zip(keys, values))
+        stats["num_candidates"] = float(n_cand)
+        return stats
