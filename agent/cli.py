@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from agent.trainer import CONFIG_FILE, Trainer, new_run_dir
+    from agent.trainer import CONFIG_FILE, Trainer, new_run_dir, pick_device
 
     given = _given(args)
     if args.resume is not None:
@@ -126,6 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         cfg = apply_overrides(RunConfig(), given).validate()
         _check_env_name(cfg.env.name)
+        pick_device(cfg.device)  # refuse 'cuda' without CUDA before a run directory exists
         if args.run_name:
             run_dir = args.logdir / args.run_name
             if run_dir.exists():

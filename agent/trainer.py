@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from agent.agent import WorldModelAgent
 from agent.checkpoint import list_checkpoints, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
-from agent.config import RunConfig
+from agent.config import ConfigError, RunConfig
 from agent.evaluate import evaluate
 from agent.logger import RunLogger
 from agent.replay import EpisodeBuilder, EpisodeReplay
@@ -38,6 +38,8 @@ class Interrupted(Exception):
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"invalid device={name!r}: this torch build sees no CUDA device; use 'cpu' or 'auto'")
     return torch.device(name)
 
 
@@ -134,6 +136,9 @@ class Trainer:
         bar = tqdm(total=self.cfg.steps, initial=self.env_steps, unit="step", dynamic_ncols=True,
                    disable=not self.progress, desc=self.cfg.env.name)
         last_checkpoint = self.env_steps
+        if self.env_steps >= self.cfg.steps:
+            self.logger.message(f"{self.run_dir} already has {self.env_steps} env steps (--steps {self.cfg.steps}); "
+                                f"pass a larger --steps to continue it")
         try:
             while self.env_steps < self.cfg.steps:
                 self._run_episode(bar)

@@ -128,3 +128,25 @@ def test_envs_command_lists_suites_and_aliases(capsys):
     out = capsys.readouterr().out
     for name in ("reacher-easy", "manipulator-bring_ball", "Pusher-v5", "HalfCheetah-v5", "reacher"):
         assert name in out
+
+
+def test_pixel_run_logs_decoded_frames_beside_real_ones(tmp_path):
+    assert main(["train", "--env", "Reacher-v5", "--obs", "pixels", "--steps", "100", "--seed-steps", "50",
+                 "--eval-every", "100", "--logdir", str(tmp_path), *TINY]) == 0
+    run_dir = only_run_dir(tmp_path)
+    replay = EpisodeReplay.load(run_dir / "episodes")
+    assert replay._arrays["obs"].data.shape[1:] == (64, 64, 3)
+    ea = tensorboard_tags(run_dir)
+    video = ea.Images("eval/rollout_real_vs_imagined")[0]
+    assert video.width == 2 * 64 and video.height == 64  # real frame | decoded imagined frame
+    assert "eval/state_traces_real_vs_imagined" not in ea.Tags()["images"]
+
+
+def test_cuda_without_cuda_is_refused_before_a_run_directory_exists(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["train", "--device", "cuda", "--logdir", str(tmp_path)]) == 2
+    assert "invalid device='cuda'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
