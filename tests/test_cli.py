@@ -150,3 +150,30 @@ def test_cuda_without_cuda_is_refused_before_a_run_directory_exists(tmp_path, ca
     assert main(["train", "--device", "cuda", "--logdir", str(tmp_path)]) == 2
     assert "invalid device='cuda'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_sigterm_writes_a_checkpoint_and_the_run_resumes(tmp_path):
+    import os
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "agent.cli", "train", "--env", "Reacher-v5", "--steps", "100000", "--seed-steps", "60",
+           "--eval-every", "100000", "--logdir", str(tmp_path), "--run-name", "run", *TINY]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "MUJOCO_GL": "egl"})
+    deadline = time.time() + 180
+    while len(list((run_dir / "episodes").glob("*.npz"))) < 3 and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "interrupted at" in out and "--resume" in out
+    checkpoints = sorted((run_dir / "checkpoints").glob("ckpt_*.pt"))
+    assert checkpoints, out
+    episodes = EpisodeReplay.load(run_dir / "episodes")
+    assert episodes.num_steps >= 150
+    # Resuming picks up every finished episode and trains on from there.
+    before = episodes.num_episodes
+    assert main(["train", "--resume", str(run_dir), "--steps", str(episodes.num_steps + 50), "--no-progress"]) == 0
+    assert EpisodeReplay.load(run_dir / "episodes").num_episodes == before + 1
