@@ -71,6 +71,8 @@ class PlanConfig:
     iterations: int = _f(4, "planner iterations per action")
     num_policy_samples: int = _f(24, "sequences per iteration rolled out by the policy prior")
     temperature: float = _f(0.5, "MPPI temperature")
+    bf16: bool = _f(True, "imagine rollouts under bfloat16 autocast (faster on CPUs with native bf16 and on GPUs; "
+                          "elite sets matched fp32 in benchmarks/planning_speed.py)")
     exploration_noise: float = _f(0.0, "std of extra Gaussian noise on training actions (the planner already "
                                            "samples its action from the elites while training)")
 
