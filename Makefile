@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	bash .ci/install-system-deps.sh
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_SPEC)" -e ".[test]"
+	$(PY) -m pip install -q "$(TORCH_SPEC)" -e ".[test,llm]"
 	touch $@
 
 train: setup

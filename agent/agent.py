@@ -16,10 +16,14 @@ from agent.policy_prior import PolicyPrior
 from agent.value import QEnsemble
 from agent.world_model import LatentWorldModel
 from planners import make_planner
+from planners.llm import (JudgeConfig, LLMJudge, LLMProposer, ProposerConfig, TaskSpec, TransformersConfig,
+                          imagine_outcomes, make_backend, openai_config_from_env)
 
 
 class WorldModelAgent:
-    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: RunConfig, device: torch.device) -> None:
+    def __init__(self, obs_shape: tuple[int, ...], action_dim: int, cfg: RunConfig, device: torch.device,
+                 task: TaskSpec | None = None) -> None:
+        """``task`` describes the env to an LLM; without it ``--proposer llm`` is inactive (planner alone)."""
         self.cfg, self.device, self.action_dim = cfg, device, action_dim
         m = cfg.model
         self.world_model = LatentWorldModel(obs_shape, action_dim, m).to(device)
@@ -36,6 +40,7 @@ class WorldModelAgent:
             policy_prior=self.policy.sample if (m.use_policy_prior and self.policy is not None) else None,
             device=str(device),
         )
+        self.proposer, self.judge = _llm_parts(cfg, task) if cfg.plan.proposer == "llm" and task else (None, None)
 
     def terminal_value(self, z: torch.Tensor) -> torch.Tensor:
         """V(z) = mean_q Q(z, pi(z)): what the planner adds after its last imagined step."""
@@ -43,8 +48,22 @@ class WorldModelAgent:
         return self.critic.q(z, self.policy.sample(z), reduce="mean")
 
     def reset(self) -> None:
-        """Call at every episode start: drops the planner's warm start."""
+        """Call at every episode start: drops the planner's warm start and the LLM's answers."""
         self.planner.reset()
+        if self.proposer is not None:
+            self.proposer.reset()
+
+    def llm_stats(self) -> dict[str, float]:
+        """Proposer counters, and the judge's as ``judge_*``; empty without a proposer."""
+        stats = dict(self.proposer.stats) if self.proposer is not None else {}
+        if self.judge is not None:
+            stats.update({f"judge_{k}": v for k, v in self.judge.stats.items()})
+        return stats
+
+    def close(self) -> None:
+        """Stop the LLM backend's retries (the judge shares it); requests in flight end on their own timeout."""
+        if self.proposer is not None:
+            self.proposer.close()
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, explore: bool, rng: np.random.Generator) -> np.ndarray:
@@ -55,24 +74,45 @@ class WorldModelAgent:
         noise on top of that.
         """
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
-        action = self.planner.plan(obs_t, explore=explore).cpu().numpy().astype(np.float32)
+        plans = self.proposer.candidates(obs) if self.proposer is not None else None
+        candidates = None if plans is None else torch.from_numpy(plans)
+        action = self.planner.plan(obs_t, candidates=candidates, explore=explore).cpu().numpy().astype(np.float32)
+        if self.proposer is not None:
+            self.proposer.record_plan(self.planner.last_stats)
+            if self.judge is not None and candidates is not None and self.proposer.fresh:
+                action = self._judged_action(obs_t, candidates, action)
         if explore and self.cfg.plan.exploration_noise > 0:
             action = action + self.cfg.plan.exploration_noise * rng.standard_normal(action.shape).astype(np.float32)
         return np.clip(action, -1.0, 1.0)
+
+    def _judged_action(self, obs_t: torch.Tensor, candidates: torch.Tensor, action: np.ndarray) -> np.ndarray:
+        """Let the judge pick among the planner's plan and the best LLM plans (first action of the pick)."""
+        assert self.judge is not None and self.planner.last_plan is not None
+        plans = torch.cat([self.planner.last_plan.unsqueeze(0).cpu(), candidates]).to(self.device)
+        z0 = self.world_model.initial_latent(obs_t)
+        value = self.terminal_value if self.cfg.model.use_value else None
+        returns, z_final = imagine_outcomes(self.world_model, z0, plans, self.cfg.learn.discount, value)
+        keep = torch.cat([torch.zeros(1, dtype=torch.long, device=returns.device),
+                          1 + returns[1:].argsort(descending=True)[: self.judge.config.max_plans - 1]])
+        states = self.world_model.decode_observation(z_final[keep]).float().cpu().numpy()
+        pick = self.judge.choose(returns[keep].float().cpu().numpy(), states)
+        if pick is None or pick == 0:
+            return action  # no verdict in time, or the planner's own plan won
+        return plans[keep[pick], 0].float().cpu().numpy()
 
     @torch.no_grad()
     def imagine(self, first_obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Open-loop decoded predictions for an action sequence from one real start.
 
         Returns T+1 reconstructed observations (the first decodes the encoded start), in
-        the decoder's scale: state vectors, or frames in [-0.5, 0.5].
+        env units: state vectors, or frames in [-0.5, 0.5].
         """
         z = self.world_model.encode(torch.as_tensor(first_obs, device=self.device).unsqueeze(0))
         latents = [z]
         for a in torch.as_tensor(actions, device=self.device, dtype=torch.float32):
             z = self.world_model.next(z, a.unsqueeze(0))
             latents.append(z)
-        return self.world_model.decode(torch.cat(latents)).cpu().numpy()
+        return self.world_model.decode_observation(torch.cat(latents)).float().cpu().numpy()
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         return self.learner.update(batch)
@@ -105,3 +145,17 @@ def _planner_config(cfg: RunConfig):
     if p.planner == "mppi":
         return MPPIConfig(temperature=p.temperature, **common)
     return CEMConfig(**common)
+
+
+def _llm_parts(cfg: RunConfig, task: TaskSpec) -> tuple[LLMProposer, LLMJudge | None]:
+    """Map the run's PlanConfig onto the LLM package's backend, proposer and judge."""
+    p = cfg.plan
+    if p.llm_backend == "transformers":
+        backend = make_backend("transformers", TransformersConfig(model_path=p.llm_model))
+    else:
+        backend = make_backend("openai", openai_config_from_env(
+            p.llm_base_url, p.llm_model, p.llm_api_key_env, timeout_s=p.llm_timeout_s, max_retries=p.llm_retries))
+    proposer = LLMProposer(backend, task, ProposerConfig(num_candidates=p.llm_candidates, every=p.llm_every,
+                                                         deadline_ms=p.llm_deadline_ms))
+    judge = LLMJudge(backend, task, JudgeConfig(weight=p.llm_judge_weight)) if p.llm_judge_weight > 0 else None
+    return proposer, judge

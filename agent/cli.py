@@ -133,6 +133,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise UserError(f"--run-name {args.run_name}: {run_dir} exists; continue it with --resume {run_dir}")
         else:
             run_dir = new_run_dir(args.logdir, cfg)
+    _check_llm_extra(cfg)
     print(f"run directory: {run_dir}", flush=True)
     Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress).train()
     return 0
@@ -149,6 +150,20 @@ def _check_env_name(name: str) -> None:
     from envs import resolve_env_name
 
     resolve_env_name(name)  # raises UnknownEnvError with the closest names
+
+
+def _check_llm_extra(cfg: RunConfig) -> None:
+    """Refuse --llm-backend transformers up front without its package or model directory."""
+    if cfg.plan.proposer == "llm" and cfg.plan.llm_backend == "transformers":
+        from planners.llm import MissingExtraError, require_transformers
+
+        try:
+            require_transformers()
+        except MissingExtraError as exc:
+            raise UserError(f"--proposer llm {exc}") from None
+        if not Path(cfg.plan.llm_model).is_dir():
+            raise UserError(f"--llm-model {cfg.plan.llm_model}: not a directory; expected a Hugging Face "
+                            "model directory with --llm-backend transformers")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

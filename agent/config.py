@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,25 @@ class PlanConfig:
                           "elite sets matched fp32 in benchmarks/planning_speed.py)")
     exploration_noise: float = _f(0.0, "std of extra Gaussian noise on training actions (the planner already "
                                            "samples its action from the elites while training)")
+    proposer: str = _f("none", "extra candidate plans: 'none' or 'llm' (a language model proposes plans for --goal; "
+                               "state observations only)", choices=("none", "llm"))
+    llm_backend: str = _f("openai", "'openai' (any OpenAI-compatible chat server: Ollama, llama-server, vLLM) or "
+                                    "'transformers' (a local Hugging Face model directory)",
+                          choices=("openai", "transformers"))
+    llm_base_url: str = _f("", "chat server URL up to /v1; '' = $OPENAI_BASE_URL or http://localhost:11434/v1 (Ollama)")
+    llm_model: str = _f("", "model name on the server, or the model directory for --llm-backend transformers; "
+                            "'' = $OPENAI_MODEL")
+    llm_api_key_env: str = _f("OPENAI_API_KEY", "environment variable holding the server's API key (the key itself "
+                                                "never enters config.json)")
+    llm_every: int = _f(10, "control steps between LLM requests")
+    llm_candidates: int = _f(4, "plans asked of the LLM per request")
+    llm_deadline_ms: float = _f(0.0, "how long the step that sends a request waits for its answer (0 = never; "
+                                     "later answers serve the next plans)")
+    llm_timeout_s: float = _f(30.0, "HTTP connect/read timeout of one request")
+    llm_retries: int = _f(2, "retries after HTTP 429/5xx or a refused/reset connection (exponential backoff)")
+    llm_judge_weight: float = _f(0.0, "weight of the LLM judge's 0-10 score against the predicted return when it "
+                                      "picks among the planner's and the LLM's plans (0 = no judge)")
+    goal: str = _f("", "the goal in words for the LLM; '' = the task's default goal")
 
 
 @dataclass
@@ -129,6 +149,20 @@ class RunConfig:
             (self.plan.num_policy_samples >= 0, "num_policy_samples", self.plan.num_policy_samples, "an integer >= 0"),
             (self.plan.temperature > 0, "temperature", self.plan.temperature, "a number > 0"),
             (self.plan.exploration_noise >= 0, "exploration_noise", self.plan.exploration_noise, "a number >= 0"),
+            (self.plan.proposer == "none" or self.env.obs == "state", "obs", self.env.obs,
+             "'state' with --proposer llm (the LLM reads named state fields)"),
+            (self.plan.proposer == "none" or bool(self.plan.llm_model) or
+             (self.plan.llm_backend == "openai" and bool(os.environ.get("OPENAI_MODEL"))), "llm_model",
+             self.plan.llm_model, "with --proposer llm: a model name (or $OPENAI_MODEL), or a model directory "
+             "for --llm-backend transformers"),
+            (self.plan.llm_base_url == "" or self.plan.llm_base_url.startswith(("http://", "https://")), "llm_base_url",
+             self.plan.llm_base_url, "'' or an http(s):// URL up to /v1, e.g. http://localhost:11434/v1"),
+            (self.plan.llm_every >= 1, "llm_every", self.plan.llm_every, "an integer >= 1"),
+            (self.plan.llm_candidates >= 1, "llm_candidates", self.plan.llm_candidates, "an integer >= 1"),
+            (self.plan.llm_deadline_ms >= 0, "llm_deadline_ms", self.plan.llm_deadline_ms, "a number >= 0"),
+            (self.plan.llm_timeout_s > 0, "llm_timeout_s", self.plan.llm_timeout_s, "a number > 0"),
+            (self.plan.llm_retries >= 0, "llm_retries", self.plan.llm_retries, "an integer >= 0"),
+            (0 <= self.plan.llm_judge_weight <= 1, "llm_judge_weight", self.plan.llm_judge_weight, "a number in [0, 1]"),
         ]
         for ok, name, value, accepted in checks:
             if not ok:

@@ -160,6 +160,10 @@ class EpisodeReplay:
             replay.add(load_episode(path), persist=False)
         return replay
 
+    def observations(self) -> np.ndarray:
+        """Every stored observation row (a view, no copy)."""
+        return self._arrays["obs"].data[: self._arrays["obs"].size] if self._arrays else np.empty(0)
+
     def valid_starts(self, horizon: int) -> np.ndarray:
         """Flat indices where a window of ``horizon`` actions fits inside one episode."""
         if horizon in self._starts_cache:

@@ -27,6 +27,7 @@ from agent.evaluate import evaluate
 from agent.logger import RunLogger
 from agent.replay import EpisodeBuilder, EpisodeReplay
 from envs import make_env
+from planners.llm import task_spec_from_env
 
 CONFIG_FILE = "config.json"
 
@@ -79,7 +80,8 @@ class Trainer:
         self.eval_env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=repeat, image_size=cfg.env.image_size)
         obs_shape = self.env.observation_space.shape
         action_dim = int(np.prod(self.env.action_space.shape))
-        self.agent = WorldModelAgent(obs_shape, action_dim, cfg, self.device)
+        task = task_spec_from_env(self.env, cfg.plan.plan_horizon, cfg.plan.goal) if cfg.plan.proposer == "llm" else None
+        self.agent = WorldModelAgent(obs_shape, action_dim, cfg, self.device, task=task)
         self.rng = np.random.default_rng(cfg.seed)
         self.replay = EpisodeReplay.load(run_dir / "episodes") if resume else EpisodeReplay(run_dir / "episodes")
         self.logger = RunLogger(run_dir)
@@ -154,6 +156,7 @@ class Trainer:
         finally:
             signal.signal(signal.SIGTERM, previous)
             bar.close()
+            self.agent.close()
             self.logger.close()
             self.env.close()
             self.eval_env.close()
@@ -199,6 +202,7 @@ class Trainer:
             perf["update_ms"] = 1000 * update_time / num_updates
             self.logger.scalars("loss", {k: v / num_updates for k, v in losses_sum.items()}, step)
         self.logger.scalars("perf", perf, step)
+        self.logger.scalars("llm", self.agent.llm_stats(), step)  # nothing without --proposer llm
         bar.set_postfix(ret=f"{episode.total_reward:.1f}", sps=f"{perf['env_steps_per_s']:.1f}")
         if not self.pretrained and self.env_steps >= cfg.seed_steps:
             self._pretrain()
@@ -211,6 +215,7 @@ class Trainer:
         """Fit the model to the seed data once before the planner starts acting with it."""
         if self.replay.valid_starts(self.cfg.learn.horizon).size == 0:
             return  # episodes still shorter than the training horizon: wait for more data
+        self.agent.world_model.set_obs_stats(torch.as_tensor(self.replay.observations(), device=self.device))
         losses: dict[str, float] = {}
         for _ in tqdm(range(self.cfg.pretrain_updates), desc="pretraining", leave=False, disable=not self.progress):
             _accumulate(losses, self._update())

@@ -36,20 +36,39 @@ class LatentWorldModel(nn.Module):
         self.dynamics = mlp(z + action_dim, [h, h], z)
         self.reward_head = mlp(z + action_dim, [h, h], cfg.num_bins)
         self.two_hot = TwoHot(cfg.num_bins)
+        # Proprioceptive dims differ by 100x in scale (reacher: to_target ~0.1, velocities ~10); without
+        # normalisation the small ones, which decide the reward, barely reach the latent. Statistics are
+        # fitted once on the seed episodes (set_obs_stats) and then frozen, so the input never drifts.
+        self.register_buffer("obs_mean", torch.zeros(obs_shape[0] if not self.pixels else 1))
+        self.register_buffer("obs_std", torch.ones(obs_shape[0] if not self.pixels else 1))
         # The consistency target: a slow (EMA) copy of the encoder, as V-JEPA's target
         # encoder; with target_encoder='stopgrad' the online encoder is used under no_grad.
         self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
 
+    @torch.no_grad()
+    def set_obs_stats(self, observations: torch.Tensor) -> None:
+        """Fit the per-dimension normalisation of state observations (no-op for pixels)."""
+        if self.pixels:
+            return
+        obs = observations.float().reshape(-1, self.obs_shape[0])
+        self.obs_mean.copy_(obs.mean(0))
+        # A floor keeps near-constant dims (e.g. a fixed target coordinate) from exploding.
+        self.obs_std.copy_(obs.std(0).clamp(min=1e-2))
+
+    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        """The encoder's input scale: frames as uint8 (the conv net rescales), states standardised."""
+        return obs if self.pixels else (obs - self.obs_mean) / self.obs_std
+
     # --- predictions -----------------------------------------------------------------
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         """Observation batch (B, *obs_shape) -> latent (B, Z)."""
-        return simnorm(self.encoder(obs), self.cfg.simnorm_dim)
+        return simnorm(self.encoder(self.normalize(obs)), self.cfg.simnorm_dim)
 
     @torch.no_grad()
     def encode_target(self, obs: torch.Tensor) -> torch.Tensor:
         """Consistency target latent for a batch of observations (no gradient)."""
         enc = self.target_encoder if self.cfg.target_encoder == "ema" else self.encoder
-        return simnorm(enc(obs), self.cfg.simnorm_dim)
+        return simnorm(enc(self.normalize(obs)), self.cfg.simnorm_dim)
 
     def next(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Latent (N, Z) and action (N, A) -> next latent (N, Z)."""
@@ -60,8 +79,13 @@ class LatentWorldModel(nn.Module):
         return self.reward_head(torch.cat([z, action], -1))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latent (N, Z) -> reconstructed observation (state vector, or frames in [-0.5, 0.5])."""
+        """Latent (N, Z) -> reconstruction in the decoder's scale (standardised state, or frames in [-0.5, 0.5])."""
         return self.decoder(z)
+
+    def decode_observation(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent (N, Z) -> observation in env units (state vector, or frames in [-0.5, 0.5])."""
+        out = self.decoder(z)
+        return out if self.pixels else out * self.obs_std + self.obs_mean
 
     # --- the planner's interface ---------------------------------------------------------
     def initial_latent(self, obs: torch.Tensor) -> torch.Tensor:
@@ -74,8 +98,9 @@ class LatentWorldModel(nn.Module):
 
     # --- training helpers --------------------------------------------------------------
     def reconstruction_target(self, obs: torch.Tensor) -> torch.Tensor:
-        """What the decoder should output for ``obs`` (frames are rescaled to [-0.5, 0.5])."""
-        return obs.float() / 255.0 - 0.5 if self.pixels else obs
+        """What the decoder should output for ``obs``: frames in [-0.5, 0.5], standardised states
+        (so that every state dimension weighs the same in the reconstruction loss)."""
+        return obs.float() / 255.0 - 0.5 if self.pixels else self.normalize(obs)
 
     @torch.no_grad()
     def update_target_encoder(self, tau: float) -> None:

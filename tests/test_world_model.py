@@ -95,3 +95,19 @@ def test_pixel_model_encodes_decodes_and_updates():
 def test_pixel_sizes_that_do_not_halve_to_four_are_refused(size):
     with pytest.raises(ValueError, match="image_size"):
         LatentWorldModel((size, size, 3), 2, ModelConfig())
+
+
+def test_state_normalisation_is_fitted_once_and_inverted_by_decode_observation():
+    wm, *_ = build((5,))
+    g = torch.Generator().manual_seed(1)
+    obs = torch.randn(1000, 5, generator=g) * torch.tensor([0.1, 1.0, 10.0, 0.01, 3.0]) + 4.0
+    wm.set_obs_stats(obs)
+    normed = wm.normalize(obs)
+    np.testing.assert_allclose(normed.mean(0).numpy(), np.zeros(5), atol=1e-4)
+    np.testing.assert_allclose(normed.std(0).numpy(), np.ones(5), atol=1e-3)
+    # The decoder is trained on standardised targets; decode_observation maps back to env units.
+    z = wm.encode(obs[:3])
+    np.testing.assert_allclose(wm.decode_observation(z).detach().numpy(),
+                               (wm.decode(z) * wm.obs_std + wm.obs_mean).detach().numpy(), rtol=1e-5)
+    # The statistics are buffers: they travel with the state dict (checkpoints).
+    assert {"obs_mean", "obs_std"} <= set(wm.state_dict())

@@ -1,0 +1,140 @@
+"""The LLM proposer wired into the agent and the ``wm-agent`` command."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agent.agent import WorldModelAgent
+from agent.cli import main
+from agent.config import ConfigError, RunConfig
+from chat_server import Reply, Request, ScriptedChatServer
+from planners.llm import TaskSpec
+
+LLM_FIRST_ACTION = [0.7, -0.3]
+TASK = TaskSpec(env_name="point-reach", goal="reach", obs_field_names=tuple(f"s[{i}]" for i in range(4)),
+                action_names=("a0", "a1"), action_low=(-1.0, -1.0), action_high=(1.0, 1.0), action_repeat=1,
+                horizon=3)
+
+
+def respond(request: Request, num_plans: int = 2) -> Reply:
+    """Plans for proposal prompts; for judge prompts, 0 for the planner's outcome and 10 for the LLM's."""
+    if "judge" in request.body["messages"][0]["content"]:
+        count = len(re.findall(r"Outcome \d+:", request.body["messages"][1]["content"]))
+        return Reply(json.dumps({"scores": [0.0] + [10.0] * (count - 1)}))
+    return Reply(json.dumps({"plans": [[LLM_FIRST_ACTION] * 3, [[0.0, 0.0]] * 3][:num_plans]}))
+
+
+def small_config(**plan: object) -> RunConfig:
+    cfg = RunConfig()
+    cfg.model.latent_dim, cfg.model.hidden_dim = 16, 32
+    cfg.plan.num_samples, cfg.plan.num_elites, cfg.plan.iterations = 16, 4, 2
+    cfg.plan.bf16 = False
+    for key, value in plan.items():
+        setattr(cfg.plan, key, value)
+    return cfg.validate()
+
+
+def test_without_a_proposer_the_agent_is_unchanged() -> None:
+    agent = WorldModelAgent((4,), 2, small_config(), torch.device("cpu"), task=TASK)
+    assert agent.proposer is None and agent.judge is None and agent.llm_stats() == {}
+    action = agent.act(np.zeros(4, np.float32), explore=False, rng=np.random.default_rng(0))
+    assert agent.planner.last_stats["num_candidates"] == 0.0 and action.shape == (2,)
+
+
+def test_agent_plans_with_llm_candidates_and_the_judge_can_overrule() -> None:
+    with ScriptedChatServer(lambda request: respond(request, num_plans=1)) as server:
+        cfg = small_config(proposer="llm", llm_base_url=server.base_url, llm_model="m", llm_deadline_ms=3000.0,
+                           llm_every=2, llm_judge_weight=1.0)
+        agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
+        rng = np.random.default_rng(0)
+        agent.reset()
+        first = agent.act(np.zeros(4, np.float32), explore=False, rng=rng)
+        assert agent.planner.last_stats["num_candidates"] == 1.0
+        np.testing.assert_allclose(first, LLM_FIRST_ACTION, atol=1e-6)  # judge weight 1: its score decides
+        for _ in range(3):
+            agent.act(np.zeros(4, np.float32), explore=True, rng=rng)
+        agent.close()
+    stats = agent.llm_stats()
+    assert stats["requests"] == 2 and stats["parsed"] == 2 and stats["plans_with_candidates"] == 4
+    assert stats["judge_requests"] == 2 and stats["judge_verdicts"] == 2  # judged once per new answer
+    assert 0.0 <= stats["in_elites_rate"] <= 1.0
+
+
+def test_agent_keeps_acting_when_the_server_is_down() -> None:
+    cfg = small_config(proposer="llm", llm_base_url="http://127.0.0.1:9/v1", llm_model="m", llm_retries=0,
+                       llm_deadline_ms=2000.0)
+    agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
+    for _ in range(2):
+        action = agent.act(np.zeros(4, np.float32), explore=False, rng=np.random.default_rng(0))
+        assert np.isfinite(action).all()
+    assert agent.llm_stats()["failed_unreachable"] == 1
+
+
+@pytest.mark.parametrize("plan,message", [
+    ({"proposer": "llm"}, "invalid llm_model=''"),
+    ({"proposer": "llm", "llm_model": "m", "llm_every": 0}, "invalid llm_every=0"),
+    ({"proposer": "llm", "llm_model": "m", "llm_base_url": "localhost:8080"}, "invalid llm_base_url='localhost:8080'"),
+    ({"proposer": "llm", "llm_model": "m", "llm_judge_weight": 2.0}, "invalid llm_judge_weight=2.0"),
+])
+def test_bad_llm_options_are_one_line_config_errors(plan: dict, message: str, monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_MODEL", raising=False)
+    cfg = RunConfig()
+    for key, value in plan.items():
+        setattr(cfg.plan, key, value)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        cfg.validate()
+
+
+def test_llm_proposer_needs_state_observations() -> None:
+    cfg = RunConfig()
+    cfg.env.obs, cfg.plan.proposer, cfg.plan.llm_model = "pixels", "llm", "m"
+    with pytest.raises(ConfigError, match="invalid obs='pixels'"):
+        cfg.validate()
+
+
+def test_missing_transformers_is_a_one_line_install_hint(monkeypatch, capsys, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)  # makes `import transformers` fail
+    code = main(["train", "--proposer", "llm", "--llm-backend", "transformers", "--llm-model", str(tmp_path),
+                 "--logdir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.endswith("--proposer llm --llm-backend transformers needs the transformers package: "
+                        "pip install 'wm-agent[llm]'")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_transformers_backend_needs_a_model_directory(capsys, tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    code = main(["train", "--proposer", "llm", "--llm-backend", "transformers", "--llm-model", str(tmp_path / "no"),
+                 "--logdir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "not a directory" in err
+
+
+def test_short_training_run_logs_llm_counters(tmp_path: Path) -> None:
+    with ScriptedChatServer(respond) as server:
+        code = main(["train", "--env", "Reacher-v5", "--steps", "60", "--seed-steps", "40", "--eval-every", "1000",
+                     "--video-every", "0", "--logdir", str(tmp_path), "--latent-dim", "16", "--hidden-dim", "32",
+                     "--num-samples", "16", "--num-elites", "4", "--iterations", "1", "--num-policy-samples", "2",
+                     "--batch-size", "8", "--pretrain-updates", "2", "--eval-episodes", "1", "--no-progress", "--threads", "1",
+                     "--proposer", "llm", "--llm-base-url", server.base_url, "--llm-model", "m",
+                     "--llm-every", "5", "--llm-deadline-ms", "2000", "--goal", "touch the target"])
+        assert code == 0
+    (run_dir,) = tmp_path.iterdir()
+    assert json.loads((run_dir / "config.json").read_text())["plan"]["goal"] == "touch the target"
+    ea = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    ea.Reload()
+    scalars = set(ea.Tags()["scalars"])
+    for tag in ("llm/requests", "llm/proposed", "llm/parsed", "llm/in_elites_rate", "llm/chosen_rate"):
+        assert tag in scalars, tag
+    assert ea.Scalars("llm/parsed")[-1].value >= 2
+    prompt = server.requests[0].body["messages"][1]["content"]
+    assert "Goal: touch the target" in prompt and "Reacher-v5" in prompt
