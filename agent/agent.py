@@ -76,7 +76,11 @@ class WorldModelAgent:
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
         plans = self.proposer.candidates(obs) if self.proposer is not None else None
         candidates = None if plans is None else torch.from_numpy(plans)
-        action = self.planner.plan(obs_t, candidates=candidates, explore=explore).cpu().numpy().astype(np.float32)
+        initial_mean = None
+        if candidates is not None and self.cfg.plan.llm_as_mean and self.proposer is not None and self.proposer.fresh:
+            initial_mean = candidates[0]  # the model's first plan; the others still compete as candidates
+        action = self.planner.plan(obs_t, candidates=candidates, explore=explore,
+                                   initial_mean=initial_mean).cpu().numpy().astype(np.float32)
         if self.proposer is not None:
             self.proposer.record_plan(self.planner.last_stats)
             if self.judge is not None and candidates is not None and self.proposer.fresh:

@@ -90,6 +90,7 @@ class PlanConfig:
     llm_candidates: int = _f(4, "plans asked of the LLM per request")
     llm_deadline_ms: float = _f(0.0, "how long the step that sends a request waits for its answer (0 = never; "
                                      "later answers serve the next plans)")
+    llm_as_mean: bool = _f(False, "also centre the planner's first samples on the first plan of each new LLM answer")
     llm_timeout_s: float = _f(30.0, "HTTP connect/read timeout of one request")
     llm_retries: int = _f(2, "retries after HTTP 429/5xx or a refused/reset connection (exponential backoff)")
     llm_judge_weight: float = _f(0.0, "weight of the LLM judge's 0-10 score against the predicted return when it "

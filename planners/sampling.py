@@ -167,6 +167,7 @@ class SamplingPlanner:
         candidates: torch.Tensor | None = None,
         *,
         explore: bool = False,
+        initial_mean: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Plan from ``obs`` (batch of 1) and return the first action, shape ``(A,)``, on CPU.
 
@@ -174,13 +175,16 @@ class SamplingPlanner:
         proposed by an LLM: they are clipped to the bounds and compete with
         the sampled ones for the elite set in every iteration.
 
+        ``initial_mean`` ``(H, A)`` centres this call's first samples on a given
+        plan (clipped to the bounds) instead of the warm start.
+
         With ``explore=False`` the first action of the final mean is
         returned (deterministic given the samples). With ``explore=True`` one
         elite is drawn with the final weights and its first action is
         perturbed by the final std (TD-MPC2's training-time behaviour).
         """
         with torch.no_grad(), self._autocast():
-            return self._plan(obs, candidates, explore)
+            return self._plan(obs, candidates, explore, initial_mean)
 
     # ------------------------------------------------------------ internals
 
@@ -190,7 +194,8 @@ class SamplingPlanner:
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def _plan(
-        self, obs: torch.Tensor, candidates: torch.Tensor | None, explore: bool
+        self, obs: torch.Tensor, candidates: torch.Tensor | None, explore: bool,
+        initial_mean: torch.Tensor | None = None,
     ) -> torch.Tensor:
         cfg = self.config
         z0 = self._encode(obs)
@@ -206,7 +211,7 @@ class SamplingPlanner:
         if cand is not None:
             actions[:, n_policy:n_fixed].copy_(cand)
 
-        mean, std = self._initial_distribution()
+        mean, std = self._initial_distribution(initial_mean)
         sampled = actions[:, n_fixed:]
         for i in range(cfg.iterations):
             ws.noise.normal_()
@@ -277,9 +282,14 @@ class SamplingPlanner:
             self._workspace = ws
         return ws
 
-    def _initial_distribution(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _initial_distribution(self, initial_mean: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         shape = (self.config.horizon, self.action_dim)
-        if self._warm_mean is not None:
+        if initial_mean is not None:
+            mean = torch.as_tensor(initial_mean, dtype=torch.float32, device=self.device)
+            if tuple(mean.shape) != shape:
+                raise ValueError(f"initial_mean has shape {tuple(mean.shape)}; accepted: {shape}")
+            mean = torch.clamp(mean, self.action_low, self.action_high)
+        elif self._warm_mean is not None:
             mean = self._warm_mean.clone()
         else:
             # Bound midpoint, not zero: zero can sit on (or outside) asymmetric bounds.

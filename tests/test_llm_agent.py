@@ -138,3 +138,26 @@ def test_short_training_run_logs_llm_counters(tmp_path: Path) -> None:
     assert ea.Scalars("llm/parsed")[-1].value >= 2
     prompt = server.requests[0].body["messages"][1]["content"]
     assert "Goal: touch the target" in prompt and "Reacher-v5" in prompt
+
+
+def test_llm_as_mean_centres_the_planner_on_a_fresh_answer(monkeypatch) -> None:
+    seen: list[object] = []
+    with ScriptedChatServer(lambda request: respond(request, num_plans=1)) as server:
+        cfg = small_config(proposer="llm", llm_base_url=server.base_url, llm_model="m", llm_deadline_ms=3000.0,
+                           llm_every=5, llm_as_mean=True)
+        agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
+        original = agent.planner.plan
+
+        def spy(obs, candidates=None, *, explore=False, initial_mean=None):
+            seen.append(None if initial_mean is None else initial_mean.clone())
+            return original(obs, candidates, explore=explore, initial_mean=initial_mean)
+
+        monkeypatch.setattr(agent.planner, "plan", spy)
+        agent.reset()
+        rng = np.random.default_rng(0)
+        for _ in range(2):
+            agent.act(np.zeros(4, np.float32), explore=False, rng=rng)
+        agent.close()
+    # The fresh answer seeds the first plan only; the next step warm-starts as usual.
+    assert seen[0] is not None and torch.allclose(seen[0][0], torch.tensor(LLM_FIRST_ACTION))
+    assert seen[1] is None

@@ -440,3 +440,28 @@ def test_wrong_config_type_and_bad_bounds_are_rejected() -> None:
         CEMPlanner(model, 1, action_low=1.0, action_high=1.0)
     with pytest.raises(ValueError, match="action_low"):
         CEMPlanner(model, 2, action_low=[0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_initial_mean_centres_the_first_samples_on_a_given_plan(kind: str) -> None:
+    model = PointMass(INTERIOR_GOAL)
+    optimum = true_return(model, INTERIOR_PLAN)
+    narrow = config(kind, num_samples=16, num_elites=4, iterations=1, init_std=0.05)
+    seeded, unseeded = [], []
+    for seed in range(5):
+        torch.manual_seed(seed)
+        planner = make_planner(kind, model, 2, narrow)
+        planner.plan(start(2), initial_mean=INTERIOR_PLAN + 5.0)  # clipped to the bounds, so a corner plan
+        assert all(a.abs().max() <= 1.0 for a in model.seen_actions[-5:])
+        torch.manual_seed(seed)
+        planner = make_planner(kind, model, 2, narrow)
+        planner.plan(start(2), initial_mean=INTERIOR_PLAN)
+        seeded.append(planner.last_stats["best_return"])
+        torch.manual_seed(seed)
+        planner = make_planner(kind, model, 2, narrow)
+        planner.plan(start(2))
+        unseeded.append(planner.last_stats["best_return"])
+    assert min(seeded) > max(unseeded)
+    assert min(seeded) > optimum - 0.05
+    with pytest.raises(ValueError, match="initial_mean has shape"):
+        make_planner(kind, model, 2, narrow).plan(start(2), initial_mean=torch.zeros(3, 2))
