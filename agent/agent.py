@@ -7,6 +7,7 @@ the parts and acts.
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -136,6 +137,14 @@ class WorldModelAgent:
         if self.policy is not None:
             self.policy.load_state_dict(state["policy"])
         self.learner.load_state_dict(state["learner"])
+
+
+def build_agent(cfg: RunConfig, env: gym.Env, device: torch.device) -> WorldModelAgent:
+    """The agent for an env made from ``cfg`` (with its LLM task description under --proposer llm)."""
+    from planners.llm import task_spec_from_env
+
+    task = task_spec_from_env(env, cfg.plan.plan_horizon, cfg.plan.goal) if cfg.plan.proposer == "llm" else None
+    return WorldModelAgent(env.observation_space.shape, int(np.prod(env.action_space.shape)), cfg, device, task=task)
 
 
 def _planner_config(cfg: RunConfig):

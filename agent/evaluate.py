@@ -10,7 +10,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from agent.agent import WorldModelAgent
+from agent.agent import WorldModelAgent, build_agent
 from agent.video import frames_from_decoder, side_by_side_video, trace_panel
 
 EVAL_SEED_OFFSET = 1_000_000_000  # eval episodes never share a reset seed with training ones
@@ -101,9 +101,12 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int) -> dict:
     env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=cfg.env.action_repeat or None,
                    image_size=cfg.env.image_size)
     try:
-        agent = WorldModelAgent(env.observation_space.shape, int(np.prod(env.action_space.shape)), cfg, device)
+        agent = build_agent(cfg, env, device)  # with its LLM proposer when the run was trained with one
         agent.load_state_dict(state["agent"])
-        result = evaluate(agent, env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))
+        try:
+            result = evaluate(agent, env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))
+        finally:
+            agent.close()
     finally:
         env.close()
     report = {"checkpoint": str(path), "env": cfg.env.name, "env_steps": state["env_steps"],

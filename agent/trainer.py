@@ -20,14 +20,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agent.agent import WorldModelAgent
+from agent.agent import build_agent
 from agent.checkpoint import list_checkpoints, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from agent.config import ConfigError, RunConfig
 from agent.evaluate import evaluate
 from agent.logger import RunLogger
 from agent.replay import EpisodeBuilder, EpisodeReplay
 from envs import make_env
-from planners.llm import task_spec_from_env
 
 CONFIG_FILE = "config.json"
 
@@ -78,10 +77,7 @@ class Trainer:
         repeat = cfg.env.action_repeat or None
         self.env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=repeat, image_size=cfg.env.image_size)
         self.eval_env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=repeat, image_size=cfg.env.image_size)
-        obs_shape = self.env.observation_space.shape
-        action_dim = int(np.prod(self.env.action_space.shape))
-        task = task_spec_from_env(self.env, cfg.plan.plan_horizon, cfg.plan.goal) if cfg.plan.proposer == "llm" else None
-        self.agent = WorldModelAgent(obs_shape, action_dim, cfg, self.device, task=task)
+        self.agent = build_agent(cfg, self.env, self.device)
         self.rng = np.random.default_rng(cfg.seed)
         self.replay = EpisodeReplay.load(run_dir / "episodes") if resume else EpisodeReplay(run_dir / "episodes")
         self.logger = RunLogger(run_dir)
