@@ -10,6 +10,8 @@ and then the policy prior maximises Q(z, pi(z)) on the (detached) latents.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 
@@ -41,6 +43,44 @@ class Learner:
         self.policy_optim = torch.optim.Adam(policy.parameters(), lr=learn.lr, eps=1e-5) if policy else None
         self.q_scale = RunningScale()
         self.num_updates = 0
+        # Non-finite losses: skip the step; after MAX_BAD_IN_A_ROW in a row, go back to the last
+        # good weights with half the learning rate (a run of NaNs means the weights are already bad).
+        self.nonfinite_skipped = 0
+        self.restores = 0
+        self._bad_in_a_row = 0
+        self._last_good = self._snapshot()
+
+    MAX_BAD_IN_A_ROW = 3
+    SNAPSHOT_EVERY = 250
+
+    def _modules(self) -> dict[str, torch.nn.Module]:
+        parts = {"wm": self.wm, "critic": self.critic, "policy": self.policy}
+        return {k: v for k, v in parts.items() if v is not None}
+
+    def _snapshot(self) -> dict:
+        return copy.deepcopy({"modules": {k: m.state_dict() for k, m in self._modules().items()},
+                              "model_optim": self.model_optim.state_dict(),
+                              "policy_optim": self.policy_optim.state_dict() if self.policy_optim else None})
+
+    def _skip_nonfinite(self) -> dict[str, float]:
+        """Count a non-finite update; restore the last good weights after several in a row."""
+        self.model_optim.zero_grad(set_to_none=True)
+        self.nonfinite_skipped += 1
+        self._bad_in_a_row += 1
+        restored = 0.0
+        if self._bad_in_a_row >= self.MAX_BAD_IN_A_ROW:
+            for name, module in self._modules().items():
+                module.load_state_dict(self._last_good["modules"][name])
+            self.model_optim.load_state_dict(self._last_good["model_optim"])
+            if self.policy_optim is not None:
+                self.policy_optim.load_state_dict(self._last_good["policy_optim"])
+            for optim in filter(None, (self.model_optim, self.policy_optim)):
+                for group in optim.param_groups:
+                    group["lr"] *= 0.5
+            self._bad_in_a_row = 0
+            self.restores += 1
+            restored = 1.0
+        return {"nonfinite_skipped": float(self.nonfinite_skipped), "restored_last_good": restored}
 
     def _weights(self, steps: int, device: torch.device) -> torch.Tensor:
         return self.cfg.rho ** torch.arange(steps, device=device, dtype=torch.float32)
@@ -92,11 +132,16 @@ class Learner:
 
         total = (self.cfg.consistency_coef * consistency + self.cfg.reward_coef * reward_loss
                  + self.cfg.value_coef * value_loss + self.cfg.reconstruction_coef * recon_loss) / steps
+        if not torch.isfinite(total):
+            return self._skip_nonfinite()
         self.model_optim.zero_grad(set_to_none=True)
         total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(
             [p for g in self.model_optim.param_groups for p in g["params"]], self.cfg.grad_clip)
+        if not torch.isfinite(grad_norm):
+            return self._skip_nonfinite()
         self.model_optim.step()
+        self._bad_in_a_row = 0
 
         losses = {"consistency": consistency.item() / steps, "reward": reward_loss.item() / steps,
                   "reconstruction": recon_loss.item() / steps, "total": total.item(),
@@ -107,6 +152,8 @@ class Learner:
             self.critic.update_target(self.cfg.tau)
         self.wm.update_target_encoder(self.cfg.tau)
         self.num_updates += 1
+        if self.num_updates % self.SNAPSHOT_EVERY == 0:
+            self._last_good = self._snapshot()
         return losses
 
     def _update_policy(self, zs: torch.Tensor, w: torch.Tensor) -> float:
@@ -119,6 +166,8 @@ class Learner:
         entropy_term = self.cfg.entropy_coef * log_prob.view(steps_plus_one, size) * self.policy.action_dim
         per_step = (entropy_term - q / self.q_scale.value).mean(1)
         loss = (torch.cat([w.new_ones(1), w]) * per_step).sum() / steps_plus_one
+        if not torch.isfinite(loss):
+            return float("nan")  # leave the policy as it is; the model step already went through
         self.policy_optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.cfg.grad_clip)
@@ -128,7 +177,8 @@ class Learner:
     def state_dict(self) -> dict:
         return {"model_optim": self.model_optim.state_dict(),
                 "policy_optim": self.policy_optim.state_dict() if self.policy_optim else None,
-                "q_scale": self.q_scale.state_dict(), "num_updates": self.num_updates}
+                "q_scale": self.q_scale.state_dict(), "num_updates": self.num_updates,
+                "nonfinite_skipped": self.nonfinite_skipped, "restores": self.restores}
 
     def load_state_dict(self, state: dict) -> None:
         self.model_optim.load_state_dict(state["model_optim"])
@@ -136,3 +186,6 @@ class Learner:
             self.policy_optim.load_state_dict(state["policy_optim"])
         self.q_scale.load_state_dict(state["q_scale"])
         self.num_updates = state["num_updates"]
+        self.nonfinite_skipped = state.get("nonfinite_skipped", 0)
+        self.restores = state.get("restores", 0)
+        self._last_good = self._snapshot()

@@ -198,6 +198,9 @@ class Trainer:
             perf["update_ms"] = 1000 * update_time / num_updates
             self.logger.scalars("loss", {k: v / num_updates for k, v in losses_sum.items()}, step)
         self.logger.scalars("perf", perf, step)
+        learner = self.agent.learner
+        self.logger.scalars("health", {"nonfinite_updates_skipped": learner.nonfinite_skipped,
+                                       "restores_of_last_good_weights": learner.restores}, step)
         self.logger.scalars("llm", self.agent.llm_stats(), step)  # nothing without --proposer llm
         bar.set_postfix(ret=f"{episode.total_reward:.1f}", sps=f"{perf['env_steps_per_s']:.1f}")
         if not self.pretrained and self.env_steps >= cfg.seed_steps:
@@ -205,7 +208,13 @@ class Trainer:
 
     def _update(self) -> dict[str, float]:
         batch = self.replay.sample(self.cfg.learn.batch_size, self.cfg.learn.horizon, self.rng, self.device)
-        return self.agent.update(batch)
+        losses = self.agent.update(batch)
+        if "nonfinite_skipped" in losses:  # the learner skipped a NaN/Inf step
+            if losses["restored_last_good"]:
+                self.logger.message(f"{self.agent.learner.MAX_BAD_IN_A_ROW} non-finite losses in a row at "
+                                    f"{self.env_steps} env steps: restored the last good weights, learning rate halved")
+            return {}
+        return losses
 
     def _pretrain(self) -> None:
         """Fit the model to the seed data once before the planner starts acting with it."""

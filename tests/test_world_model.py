@@ -111,3 +111,25 @@ def test_state_normalisation_is_fitted_once_and_inverted_by_decode_observation()
                                (wm.decode(z) * wm.obs_std + wm.obs_mean).detach().numpy(), rtol=1e-5)
     # The statistics are buffers: they travel with the state dict (checkpoints).
     assert {"obs_mean", "obs_std"} <= set(wm.state_dict())
+
+
+def test_nonfinite_losses_are_skipped_then_last_good_weights_restored_with_half_lr():
+    wm, critic, policy, learner = build((5,))
+    batch = fixed_batch()
+    for _ in range(3):
+        learner.update(batch)
+    good = {k: v.clone() for k, v in wm.state_dict().items()}
+    poisoned = dict(batch, reward=batch["reward"].clone())
+    poisoned["reward"][0, 0] = float("nan")
+
+    out = learner.update(poisoned)
+    assert out == {"nonfinite_skipped": 1.0, "restored_last_good": 0.0}
+    assert all(torch.equal(v, good[k]) for k, v in wm.state_dict().items())  # no step taken
+    learner.update(poisoned)
+    out = learner.update(poisoned)
+    assert out["restored_last_good"] == 1.0 and learner.restores == 1 and learner.nonfinite_skipped == 3
+    # Back at the snapshot taken at construction (before any update), with half the learning rate.
+    assert [g["lr"] for g in learner.model_optim.param_groups] == [1e-3 * 0.3 * 0.5, 1e-3 * 0.5, 1e-3 * 0.5]
+    assert not torch.equal(wm.dynamics[0].weight, good["dynamics.0.weight"])
+    # Training goes on normally afterwards.
+    assert all(np.isfinite(v) for v in learner.update(batch).values())
