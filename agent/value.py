@@ -2,6 +2,10 @@
 
 The planner sees ``horizon`` steps ahead; Q(z_H, pi(z_H)) stands in for everything
 after that, which is what lets a 3-step planner solve a 500-step task.
+
+As in TD-MPC2, every reduction uses two randomly chosen members: the minimum of two
+for TD targets (pessimism against over-estimation without the bias of a min over all
+five) and their mean for the policy and the planner.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import torch
 from torch import nn
 
 from agent.math import TwoHot
-from agent.networks import mlp
+from agent.networks import EnsembleMLP
+
+SUBSET = 2  # members drawn for each Q estimate
 
 
 class QEnsemble(nn.Module):
@@ -20,20 +26,23 @@ class QEnsemble(nn.Module):
 
     def __init__(self, latent_dim: int, action_dim: int, hidden_dim: int, num_q: int, num_bins: int) -> None:
         super().__init__()
-        self.heads = nn.ModuleList(mlp(latent_dim + action_dim, [hidden_dim, hidden_dim], num_bins) for _ in range(num_q))
+        # Zero-initialised outputs: every head starts at Q = 0 (uniform over the bins decodes to 0),
+        # so the first plans are not steered by random value noise.
+        self.heads = EnsembleMLP(num_q, latent_dim + action_dim, [hidden_dim, hidden_dim], num_bins,
+                                 zero_init_output=True)
         self.two_hot = TwoHot(num_bins)
         self.target = copy.deepcopy(self.heads).requires_grad_(False)
+        self.num_q = num_q
 
     def logits(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """(N, Z), (N, A) -> (num_q, N, bins)."""
-        za = torch.cat([z, action], -1)
-        return torch.stack([head(za) for head in self.heads])
+        return self.heads(torch.cat([z, action], -1))
 
     def q(self, z: torch.Tensor, action: torch.Tensor, target: bool = False, reduce: str = "mean") -> torch.Tensor:
-        """Scalar Q (N,), the ensemble reduced by 'mean' or 'min' (pessimistic TD targets)."""
-        za = torch.cat([z, action], -1)
+        """Scalar Q (N,) from two random members, reduced by 'mean' or 'min' (pessimistic TD targets)."""
+        members = torch.randperm(self.num_q, device=z.device)[: min(SUBSET, self.num_q)]
         heads = self.target if target else self.heads
-        qs = torch.stack([self.two_hot.decode(head(za)) for head in heads])
+        qs = self.two_hot.decode(heads(torch.cat([z, action], -1), members))
         return qs.min(0).values if reduce == "min" else qs.mean(0)
 
     @torch.no_grad()
