@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 CHECKPOINT_FILE = re.compile(r"^ckpt_(\d{9})\.pt$")
-FORMAT_VERSION = 2  # 2: Q ensemble stored as stacked weights (agent/networks.EnsembleMLP)
+FORMAT_VERSION = 1
 
 
 class CheckpointError(ValueError):

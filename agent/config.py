@@ -37,7 +37,7 @@ class ModelConfig:
     latent_dim: int = _f(128, "latent state size")
     hidden_dim: int = _f(256, "width of every MLP hidden layer")
     simnorm_dim: int = _f(8, "group size of the simplicial normalisation of latents (0 = off)")
-    num_q: int = _f(5, "size of the Q-function ensemble (terminal value); estimates use 2 random members")
+    num_q: int = _f(2, "size of the Q-function ensemble (terminal value); estimates use 2 random members")
     num_bins: int = _f(101, "bins of the two-hot symlog regression of reward and value")
     use_value: bool = _f(True, "learn a terminal value and add it at the planning horizon")
     use_policy_prior: bool = _f(True, "learn a policy prior whose rollouts seed part of the planner's samples")

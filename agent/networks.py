@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 
 def mlp(in_dim: int, hidden_dims: list[int], out_dim: int) -> nn.Sequential:
@@ -83,48 +82,3 @@ class PixelDecoder(nn.Module):
         x = self.fc(z).reshape(-1, self.first, 4, 4)
         return self.deconv(x).permute(0, 2, 3, 1)
 
-
-class EnsembleMLP(nn.Module):
-    """``members`` independent MLPs of the :func:`mlp` shape, evaluated as one batched matmul.
-
-    A Python loop over separate heads costs one small matmul per head and layer; stacking
-    the weights as (members, in, out) makes the whole ensemble one ``baddbmm`` per layer.
-    ``forward(x, members=idx)`` evaluates only the chosen members (TD-MPC2 samples two of
-    five for its targets), slicing the weights rather than computing all of them.
-    """
-
-    def __init__(self, members: int, in_dim: int, hidden_dims: list[int], out_dim: int,
-                 zero_init_output: bool = False) -> None:
-        super().__init__()
-        dims = [in_dim, *hidden_dims, out_dim]
-        self.members = members
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        self.norm_scales = nn.ParameterList()
-        self.norm_shifts = nn.ParameterList()
-        for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
-            last = i == len(dims) - 2
-            w, b = torch.empty(members, d_in, d_out), torch.zeros(members, 1, d_out)
-            if last and zero_init_output:
-                nn.init.zeros_(w)
-            else:
-                _small_init(w, None)
-            self.weights.append(nn.Parameter(w))
-            self.biases.append(nn.Parameter(b))
-            if not last:
-                self.norm_scales.append(nn.Parameter(torch.ones(members, 1, d_out)))
-                self.norm_shifts.append(nn.Parameter(torch.zeros(members, 1, d_out)))
-
-    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
-        """(N, in) or (M, N, in) -> (M, N, out), M = all members or ``len(members)``."""
-        pick = (lambda p: p) if members is None else (lambda p: p.index_select(0, members))
-        m = self.members if members is None else len(members)
-        if x.dim() == 2:
-            x = x.unsqueeze(0).expand(m, -1, -1)
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            x = torch.baddbmm(pick(b), x, pick(w))
-            if i < last:
-                x = F.layer_norm(x, x.shape[-1:])
-                x = F.silu(x * pick(self.norm_scales[i]) + pick(self.norm_shifts[i]))
-        return x

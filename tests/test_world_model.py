@@ -135,23 +135,6 @@ def test_nonfinite_losses_are_skipped_then_last_good_weights_restored_with_half_
     assert all(np.isfinite(v) for v in learner.update(batch).values())
 
 
-def test_ensemble_members_are_independent_and_subsets_match_the_full_ensemble():
-    from agent.networks import EnsembleMLP
-
-    torch.manual_seed(0)
-    ens = EnsembleMLP(5, 7, [16, 16], 3)
-    x = torch.randn(10, 7)
-    full = ens(x)
-    assert full.shape == (5, 10, 3)
-    assert not torch.allclose(full[0], full[1])  # members are initialised apart
-    members = torch.tensor([3, 1])
-    torch.testing.assert_close(ens(x, members), full[members])
-    # Gradients reach only the members used.
-    ens(x, torch.tensor([2])).sum().backward()
-    grads = ens.weights[0].grad.abs().sum((1, 2))
-    assert grads[2] > 0 and torch.count_nonzero(grads) == 1
-
-
 def test_value_and_reward_start_at_zero():
     wm, critic, _, _ = build((5,))
     z = wm.encode(torch.randn(8, 5))
