@@ -46,7 +46,9 @@ class QEnsemble(nn.Module):
 
     def q(self, z: torch.Tensor, action: torch.Tensor, target: bool = False, reduce: str = "mean") -> torch.Tensor:
         """Scalar Q (N,) from two random members, reduced by 'mean' or 'min' (pessimistic TD targets)."""
-        members = torch.randperm(self.num_q)[: min(SUBSET, self.num_q)].tolist()
+        # No draw when every member is used (the default of 2): keeps planning free of RNG calls
+        # and graph breaks under torch.compile.
+        members = range(self.num_q) if self.num_q <= SUBSET else torch.randperm(self.num_q)[:SUBSET].tolist()
         heads = self.target if target else self.heads
         za = torch.cat([z, action], -1)
         qs = self.two_hot.decode(torch.stack([heads[m](za) for m in members]))
