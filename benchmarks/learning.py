@@ -38,13 +38,15 @@ VARIANTS = {
 REFERENCE_100K = {"TD-MPC2": 937, "DreamerV3": "693-872", "SAC": 540}
 
 
-def run_seed(name: str, env: str, obs: str, seed: int, steps: int, extra: list[str], runs: Path) -> Path:
+def run_seed(name: str, env: str, obs: str, seed: int, steps: int, extra: list[str], runs: Path,
+             threads: int) -> Path:
     run_dir = runs / name / f"seed{seed}"
     if (run_dir / "config.json").is_file():
-        cmd = ["train", "--resume", str(run_dir), "--steps", str(steps)]
+        # Threads may differ between sittings (e.g. one seed alone, then three at once).
+        cmd = ["train", "--resume", str(run_dir), "--steps", str(steps), "--threads", str(threads)]
     else:
         cmd = ["train", "--env", env, "--obs", obs, "--seed", str(seed), "--steps", str(steps),
-               "--logdir", str(runs / name), "--run-name", f"seed{seed}", *extra]
+               "--logdir", str(runs / name), "--run-name", f"seed{seed}", "--threads", str(threads), *extra]
     log = runs / name / f"seed{seed}.out"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as out:
@@ -97,11 +99,11 @@ def main() -> None:
 
     name = f"{args.env}-{args.obs}-{args.variant}"
     threads = max(1, (os.cpu_count() or 1) // args.parallel)
-    extra = [*VARIANTS[args.variant], "--threads", str(threads), *args.train_args]
+    extra = [*VARIANTS[args.variant], *args.train_args]
     started = time.time()
     if not args.report_only:
         with ThreadPoolExecutor(args.parallel) as pool:
-            futures = [pool.submit(run_seed, name, args.env, args.obs, s, args.steps, extra, args.runs) for s in args.seeds]
+            futures = [pool.submit(run_seed, name, args.env, args.obs, s, args.steps, extra, args.runs, threads) for s in args.seeds]
             for f in futures:
                 f.result()
     curves = {s: read_curve(args.runs / name / f"seed{s}") for s in args.seeds}
