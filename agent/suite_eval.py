@@ -66,15 +66,12 @@ def run_suite(opts: SuiteOptions) -> int:
     print(f"suite {plan.suite}: {len(plan.tasks)} tasks x {len(plan.seeds)} seeds at {plan.steps} env steps in "
           f"{plan.suite_dir}; {len(jobs) - len(todo)} finished (kept), {resumed} to resume, "
           f"{len(todo) - resumed} to start", flush=True)
-    if opts.ray_address:
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise SuiteUsageError(f"--ray {opts.ray_address}: Ray is not installed; "
-                                  "install the extra: pip install -e '.[ray]'") from None
-        outcomes = run_ray(plan, todo, opts.ray_address, opts.progress) if todo else []
-    else:
-        outcomes = run_local(plan, todo, opts.jobs, opts.progress) if todo else []
+    try:
+        outcomes = _run(plan, todo, opts) if todo else []
+    except KeyboardInterrupt:  # the children have checkpointed; the same command continues them
+        print("interrupted; continue with the same command (finished jobs are kept, the others resume)",
+              file=sys.stderr)
+        return 130
     results = []
     for job in jobs:
         result = read_run(run_dir_of(plan.suite_dir, job))
@@ -85,6 +82,17 @@ def run_suite(opts: SuiteOptions) -> int:
     print(table)
     print(f"written: {plan.suite_dir / 'summary.md'}, results/, plots/, tensorboard/")
     return _report_failures(outcomes)
+
+
+def _run(plan: SuitePlan, todo: list, opts: SuiteOptions) -> list[Outcome]:
+    if not opts.ray_address:
+        return run_local(plan, todo, opts.jobs, opts.progress)
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise SuiteUsageError(f"--ray {opts.ray_address}: Ray is not installed; "
+                              "install the extra: pip install -e '.[ray]'") from None
+    return run_ray(plan, todo, opts.ray_address, opts.progress)
 
 
 def _report_failures(outcomes: list[Outcome]) -> int:

@@ -15,9 +15,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on servers and in tests
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from agent.reference import Reference, published_steps  # noqa: E402
+from agent.reference import METHODS, Reference, published_steps  # noqa: E402
 from agent.suite_results import RunResult  # noqa: E402
 from agent.suite_stats import bootstrap_mean  # noqa: E402
 
@@ -54,18 +55,21 @@ def draw_task(ax: plt.Axes, task: str, results: list[RunResult], reference: Refe
               rng: np.random.Generator, label: str = "wm-agent") -> None:
     limit = x_limit(results, reference, task)
     curves = {label: our_curve(results)}
-    for method, curve in reference.get(task, {}).items():
-        curves[method] = {s: v for s, v in curve.items() if s <= limit}
+    for method in METHODS:
+        curves[method] = {s: v for s, v in reference.get(task, {}).get(method, {}).items() if s <= limit}
     for name, curve in curves.items():
         if not curve:
             continue
         steps, mean, low, high = _band(curve, rng)
         color = COLORS.get(name, COLORS["ours"])
-        ax.plot(steps, mean, marker="o", markersize=3, color=color, label=f"{name} (n={max(map(len, curve.values()))})")
+        # Published curves are sampled sparsely (every 100k steps): dashed between their points.
+        style = {"linestyle": "-", "markersize": 3} if name == label else {"linestyle": "--", "markersize": 5}
+        ax.plot(steps, mean, marker="o", color=color, label=f"{name} (n={max(map(len, curve.values()))})", **style)
         ax.fill_between(steps, low, high, color=color, alpha=0.2, linewidth=0)
     ax.set_title(task, fontsize=10)
     ax.set_xlim(0, limit)
     ax.set_xlabel("env steps")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
     ax.set_ylabel("eval return")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")

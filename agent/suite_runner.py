@@ -96,8 +96,13 @@ def prepare_run_dir(run_dir: Path) -> None:
     run_dir.parent.mkdir(parents=True, exist_ok=True)
 
 
+# The directory holding this package: children import the same wm-agent code as the suite.
+CODE_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
 def _child_env() -> dict[str, str]:
-    return {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+    path = os.pathsep.join(p for p in (CODE_ROOT, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONPATH": path}
 
 
 def _failure(log: Path, code: int) -> str:
