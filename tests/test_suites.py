@@ -150,3 +150,29 @@ def test_reference_file_names_its_source_and_covers_dmc_easy_in_our_step_unit():
             steps = reference[task][method]
             assert max(steps) <= 1_000_000 and 100_000 in steps, (task, method)
             assert all(0 <= r <= 1000 for rs in steps.values() for r in rs)
+
+
+def fake_run(run_dir, task: str, seed: int, evals: list[tuple[int, float]]) -> None:
+    """A run directory as the trainer leaves it, as far as results read it."""
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"env": {"name": task}, "seed": seed}))
+    (run_dir / "eval.csv").write_text("env_steps,return_mean,return_std,episodes,wall_seconds\n" + "".join(
+        f"{s},{r},1.0,5,{s / 10}\n" for s, r in evals))
+    (run_dir / "train.log").write_text("".join(f"2026-01-01 00:00:00 eval at {s} env steps: return {r} +- 1.0 over "
+                                               f"5 episodes (12.5 ms/action)\n" for s, r in evals))
+
+
+def test_existing_runs_are_summarised_without_training(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    fake_run(runs / "a", "reacher-easy", 1, [(10_000, 100.0), (20_000, 300.0)])
+    fake_run(runs / "b", "reacher-easy", 1, [(10_000, 90.0)])  # same task and seed, shorter: not counted
+    fake_run(runs / "deeper" / "c", "reacher-easy", 2, [(10_000, 200.0), (20_000, 500.0)])
+    fake_run(runs / "d", "walker-run", 1, [(20_000, 50.0)])  # not in dmc-easy
+    assert main(["eval", "--runs", str(runs), "--suite", "dmc-easy", "--suite-dir", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "| reacher-easy | 1,2 | 20000 | 400.0 [300.0, 500.0] |" in out and "walker-run" not in out
+    result = json.loads((tmp_path / "out" / "results" / "reacher-easy-s1.json").read_text())
+    assert (result["env_steps"], result["return_mean"], result["plan_ms_per_action"]) == (20_000, 300.0, 12.5)
+    assert (tmp_path / "out" / "plots" / "reacher-easy.png").is_file()
+    assert main(["eval", "--runs", str(tmp_path / "nowhere")]) == 2
+    assert "not a directory" in capsys.readouterr().err
