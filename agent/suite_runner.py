@@ -234,7 +234,7 @@ def ray_job(job: Job, plan: SuitePlan) -> Outcome:
 
 def ray_resources(plan: SuitePlan) -> dict[str, float]:
     """CPUs = torch threads per job; one GPU when the jobs train with --device cuda."""
-    args = list(plan.train_args)
+    args = [part for a in plan.train_args for part in a.split("=", 1)]  # '--device=cuda' as '--device cuda'
     device = args[args.index("--device") + 1] if "--device" in args[:-1] else "cpu"
     return {"num_cpus": plan.threads, "num_gpus": 1 if device.startswith("cuda") else 0}
 
