@@ -1,4 +1,4 @@
-"""The ``wm-agent`` command: ``train``, ``eval`` and ``envs``.
+"""The ``wm-agent`` command: ``train``, ``eval``, ``envs`` and ``suites``.
 
 Options of ``train`` are generated from the config dataclasses (``agent/config.py``),
 so every option's help is the field's documentation. User errors print one line and
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
@@ -95,16 +96,41 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and CI)")
     _add_config_options(train)
 
-    ev = sub.add_parser("eval", help="evaluate a run directory or a checkpoint file",
+    ev = sub.add_parser("eval", help="evaluate a run directory or a checkpoint file, or a whole suite",
                         description="Evaluate a trained agent without exploration noise; prints returns and "
-                                    "writes eval_<steps>.json next to the checkpoint's run.")
-    ev.add_argument("path", type=Path, help="run directory (uses its newest checkpoint) or checkpoint file")
+                                    "writes eval_<steps>.json next to the checkpoint's run. With --suite: train "
+                                    "and evaluate every task and seed of a suite (rerun to continue it); with "
+                                    "--runs: summarise existing runs. Extra train options go after '--'.")
+    ev.add_argument("path", type=Path, nargs="?", help="run directory (uses its newest checkpoint) or checkpoint file")
     ev.add_argument("--episodes", type=int, default=10, help="episodes to run (default: 10)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes (default: 0)")
+    _add_suite_options(ev)
+
+    sub.add_parser("suites", help="list benchmark suites and their tasks",
+                   description="List the suites 'wm-agent eval --suite' accepts, with their tasks.")
 
     sub.add_parser("envs", help="list environment names and aliases",
                    description="List every environment name the agent accepts, grouped by suite, and the aliases.")
     return parser
+
+
+def _add_suite_options(ev: argparse.ArgumentParser) -> None:
+    from agent.suite_eval import default_jobs
+
+    group = ev.add_argument_group("suite (see 'wm-agent suites')")
+    group.add_argument("--suite", metavar="NAME", help="train and evaluate every task of this suite")
+    group.add_argument("--tasks", metavar="T1,T2", help="only these tasks of the suite (comma-separated)")
+    group.add_argument("--seeds", type=int, default=2, metavar="N", help="seeds 1..N per task (default: 2)")
+    group.add_argument("--steps", type=int, default=100_000, help="env steps per run (default: 100000)")
+    group.add_argument("--jobs", type=int, default=default_jobs(),
+                       help=f"runs trained at once, one torch thread each (default: half the cores, {default_jobs()})")
+    group.add_argument("--suite-dir", type=Path, metavar="DIR",
+                       help="runs, logs, results, plots and summary (default: runs/suites/NAME)")
+    group.add_argument("--ray", metavar="ADDRESS", help="run each task and seed as a task on this Ray cluster "
+                                                        "(e.g. 127.0.0.1:6379 or auto); needs the 'ray' extra")
+    group.add_argument("--runs", type=Path, metavar="DIR", help="summarise the runs found under DIR (no training); "
+                                                                "with --suite, only that suite's tasks")
+    group.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -169,10 +195,39 @@ def _check_llm_extra(cfg: RunConfig) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from agent.evaluate import evaluate_checkpoint
 
+    if args.suite or args.runs:
+        return _cmd_eval_suite(args)
+    if args.path is None:
+        raise UserError("eval: expected a run directory, a checkpoint file, --suite NAME or --runs DIR")
+    if args.train_args:
+        raise UserError(f"unexpected train options after '--': {' '.join(args.train_args)} (only with --suite)")
     if args.episodes < 1:
         raise UserError(f"--episodes {args.episodes}: expected an integer >= 1")
     report = evaluate_checkpoint(args.path, args.episodes, args.seed)
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def _cmd_eval_suite(args: argparse.Namespace) -> int:
+    from agent.suite_eval import SuiteOptions, SuiteUsageError, run_suite, summarise_runs
+    from agent.suites import UnknownSuiteError
+
+    if args.path is not None:
+        raise UserError(f"eval {args.path}: give a run directory or checkpoint, or --suite/--runs, not both")
+    tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else ()
+    try:
+        if args.runs:
+            return summarise_runs(args.runs, args.suite, args.suite_dir, tasks)
+        return run_suite(SuiteOptions(args.suite, args.seeds, args.steps, args.jobs, args.suite_dir, tasks, args.ray,
+                                      tuple(args.train_args), not args.no_progress, args.command_line))
+    except (SuiteUsageError, UnknownSuiteError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_suites(args: argparse.Namespace) -> int:
+    from agent.suites import format_suite_list
+
+    print(format_suite_list())
     return 0
 
 
@@ -184,9 +239,16 @@ def cmd_envs(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after '--' is passed through to each 'train' of a suite run.
+    own, train_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     try:
-        args = build_parser().parse_args(argv)
-        return {"train": cmd_train, "eval": cmd_eval, "envs": cmd_envs}[args.command](args)
+        args = build_parser().parse_args(own)
+        if train_args and args.command != "eval":
+            raise UserError(f"unexpected arguments after '--': {' '.join(train_args)}")
+        args.train_args, args.command_line = train_args, shlex.join([PROG, *argv])
+        commands = {"train": cmd_train, "eval": cmd_eval, "envs": cmd_envs, "suites": cmd_suites}
+        return commands[args.command](args)
     except UserError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

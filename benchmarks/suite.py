@@ -1,0 +1,56 @@
+"""Suite benchmark: ``wm-agent eval --suite`` into benchmarks/runs/, its summary into benchmarks/results/.
+
+The runs (episodes, checkpoints) stay in ``benchmarks/runs/suites/<suite>`` (not committed);
+the table, per-run results and plots are copied to ``benchmarks/results/suite_<suite>/``
+to be committed. Rerunning the same command keeps finished jobs and resumes the others,
+and a larger ``--steps`` continues every run further, so a suite spans sittings.
+
+    python benchmarks/suite.py --suite dmc-easy --seeds 2 --steps 20000 --jobs 2
+    python benchmarks/suite.py --suite dmc-easy --seeds 2 --steps 100000 --jobs 2   # later: continue to 100k
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from agent.cli import main as wm_agent  # noqa: E402
+
+
+def publish(suite_dir: Path, out: Path) -> None:
+    """Copy the small outputs (no runs) where they are committed."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("summary.md", "summary.json"):
+        if (suite_dir / name).is_file():
+            shutil.copy2(suite_dir / name, out / name)
+    for folder in ("results", "plots"):
+        if (suite_dir / folder).is_dir():
+            shutil.copytree(suite_dir / folder, out / folder, dirs_exist_ok=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", default="dmc-easy")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--ray", metavar="ADDRESS")
+    parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options after --")
+    args = parser.parse_args()
+
+    suite_dir = ROOT / "benchmarks" / "runs" / "suites" / args.suite
+    argv = ["eval", "--suite", args.suite, "--seeds", str(args.seeds), "--steps", str(args.steps),
+            "--jobs", str(args.jobs), "--suite-dir", str(suite_dir), *(["--ray", args.ray] if args.ray else []),
+            *(["--", *args.train_args] if args.train_args else [])]
+    code = wm_agent(argv)
+    publish(suite_dir, ROOT / "benchmarks" / "results" / f"suite_{args.suite}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
