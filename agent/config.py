@@ -12,7 +12,10 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from envs.safety import SafetyConfig
 
 
 class ConfigError(ValueError):
@@ -30,6 +33,16 @@ class EnvConfig:
                   choices=("state", "pixels"))
     action_repeat: int = _f(0, "physics steps per agent decision; 0 = suite default (2 dm_control, 1 Gymnasium)")
     image_size: int = _f(64, "rendered frame side in pixels (pixel observations and videos)")
+    safety_limits: str = _f("", "override safety limits of the env family, e.g. 'joint_speed=4,contact_force=30' "
+                                "(constraints: joint_speed, contact_force, upright; see README)")
+    safety_scale: float = _f(1.0, "multiply the family's speed and force safety limits")
+    terminate_on_unsafe: bool = _f(False, "end the episode on the first safety violation")
+
+    def safety(self) -> "SafetyConfig":
+        """The env-side safety config (raises ValueError on a bad limit string)."""
+        from envs.safety import SafetyConfig, parse_safety_limits
+
+        return SafetyConfig(parse_safety_limits(self.safety_limits), self.safety_scale, self.terminate_on_unsafe)
 
 
 @dataclass
@@ -168,6 +181,10 @@ class RunConfig:
         for ok, name, value, accepted in checks:
             if not ok:
                 raise ConfigError(f"invalid {name}={value!r}: expected {accepted}")
+        try:
+            self.env.safety()
+        except ValueError as exc:
+            raise ConfigError(f"invalid safety option: {exc}") from None
         return self
 
     def to_dict(self) -> dict[str, Any]:

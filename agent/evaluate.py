@@ -99,7 +99,7 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int) -> dict:
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
     env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=cfg.env.action_repeat or None,
-                   image_size=cfg.env.image_size)
+                   image_size=cfg.env.image_size, safety=cfg.env.safety())
     try:
         agent = build_agent(cfg, env, device)  # with its LLM proposer when the run was trained with one
         agent.load_state_dict(state["agent"])

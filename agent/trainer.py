@@ -75,8 +75,10 @@ class Trainer:
         seed_everything(cfg.seed)
         self.device = pick_device(cfg.device)
         repeat = cfg.env.action_repeat or None
-        self.env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=repeat, image_size=cfg.env.image_size)
-        self.eval_env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=repeat, image_size=cfg.env.image_size)
+        self.env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=repeat, image_size=cfg.env.image_size,
+                            safety=cfg.env.safety())
+        self.eval_env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=repeat, image_size=cfg.env.image_size,
+                                 safety=cfg.env.safety())
         self.agent = build_agent(cfg, self.env, self.device)
         self.rng = np.random.default_rng(cfg.seed)
         self.replay = EpisodeReplay.load(run_dir / "episodes") if resume else EpisodeReplay(run_dir / "episodes")

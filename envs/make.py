@@ -6,13 +6,15 @@ from numbers import Integral
 import gymnasium as gym
 
 from .registry import EnvSpec, resolve_env_name
+from .safety import SafetyConfig, SafetyCost
 from .wrappers import ActionRepeat, Described, PixelObservation
 
 OBS_MODES = ("state", "pixels", "both")
 
 
 def make_env(name: str, *, obs: str = "state", action_repeat: int | None = None,
-             image_size: int = 64, seed: int | None = None) -> gym.Env:
+             image_size: int = 64, seed: int | None = None,
+             safety: SafetyConfig | None = None) -> gym.Env:
     """Build the env called ``name`` (canonical name or alias, see `list_env_names`).
 
     Args:
@@ -24,6 +26,8 @@ def make_env(name: str, *, obs: str = "state", action_repeat: int | None = None,
         image_size: side of the square rendered frames.
         seed: seeds the env (through one reset) and action sampling, so a run is
             reproducible; later ``reset()`` calls without a seed continue from it.
+        safety: limits of the safety cost every env reports in ``info["cost"]``
+            (see `envs.safety`); ``None`` uses the family's defaults.
 
     Returns:
         A `gymnasium.Env` with actions in [-1, 1]. Its outermost layer has the
@@ -42,6 +46,7 @@ def make_env(name: str, *, obs: str = "state", action_repeat: int | None = None,
     _check_positive_int("image_size", image_size)
 
     env, inner_steps, field_names = _make_base(spec, image_size)
+    env = SafetyCost(env, spec.domain, safety)  # under the repeat: every control step is checked
     if repeat > 1:
         env = ActionRepeat(env, repeat)
     if obs != "state":
