@@ -56,6 +56,11 @@ class ModelConfig:
     use_policy_prior: bool = _f(True, "learn a policy prior whose rollouts seed part of the planner's samples")
     target_encoder: str = _f("ema", "latent-consistency target: 'ema' (slow encoder copy, V-JEPA style) or 'stopgrad'",
                              choices=("ema", "stopgrad"))
+    world_model: str = _f("latent", "'latent' (from --obs state or pixels alone) or 'robotics' (camera frame + "
+                                    "proprioceptive state fused, with a safety head; needs --obs pixels)",
+                          choices=("latent", "robotics"))
+    safety_head: bool = _f(False, "learn a safety head P(unsafe | latent, action) from the env's cost (always on "
+                                  "with --model robotics or --safety-budget)")
 
 
 @dataclass
@@ -109,6 +114,13 @@ class PlanConfig:
     llm_judge_weight: float = _f(0.0, "weight of the LLM judge's 0-10 score against the predicted return when it "
                                       "picks among the planner's and the LLM's plans (0 = no judge)")
     goal: str = _f("", "the goal in words for the LLM; '' = the task's default goal")
+    safety_budget: float = _f(-1.0, "max predicted cumulative P(unsafe) of a plan over the horizon; a value >= 0 "
+                                    "turns on safe planning (negative = off)")
+    safety_mode: str = _f("chance", "how plans over the budget are treated: 'chance' (rejected while any plan fits) "
+                                    "or 'penalty' (Lagrangian: return - multiplier * cost)",
+                          choices=("chance", "penalty"))
+    safety_multiplier: float = _f(1.0, "initial Lagrange multiplier of --safety-mode penalty")
+    safety_adapt_rate: float = _f(0.1, "dual-ascent step of the multiplier per plan (0 = fixed multiplier)")
 
 
 @dataclass
@@ -177,6 +189,12 @@ class RunConfig:
             (self.plan.llm_timeout_s > 0, "llm_timeout_s", self.plan.llm_timeout_s, "a number > 0"),
             (self.plan.llm_retries >= 0, "llm_retries", self.plan.llm_retries, "an integer >= 0"),
             (0 <= self.plan.llm_judge_weight <= 1, "llm_judge_weight", self.plan.llm_judge_weight, "a number in [0, 1]"),
+            (self.model.world_model == "latent" or self.env.obs == "pixels", "obs", self.env.obs,
+             "'pixels' with --model robotics (it fuses the camera frame with the proprioceptive state)"),
+            (self.model.world_model == "latent" or self.plan.proposer == "none", "proposer", self.plan.proposer,
+             "'none' with --model robotics"),
+            (self.plan.safety_multiplier >= 0, "safety_multiplier", self.plan.safety_multiplier, "a number >= 0"),
+            (self.plan.safety_adapt_rate >= 0, "safety_adapt_rate", self.plan.safety_adapt_rate, "a number >= 0"),
         ]
         for ok, name, value, accepted in checks:
             if not ok:
@@ -186,6 +204,16 @@ class RunConfig:
         except ValueError as exc:
             raise ConfigError(f"invalid safety option: {exc}") from None
         return self
+
+    @property
+    def env_obs_mode(self) -> str:
+        """What ``make_env(obs=...)`` builds: the robotics model reads frame and state fused in one row."""
+        return "fused" if self.model.world_model == "robotics" else self.env.obs
+
+    @property
+    def learns_safety(self) -> bool:
+        """Whether the agent learns a safety head (needed by a safety budget)."""
+        return self.model.safety_head or self.model.world_model == "robotics" or self.plan.safety_budget >= 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

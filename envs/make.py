@@ -5,11 +5,12 @@ from numbers import Integral
 
 import gymnasium as gym
 
+from .fused import FusedObservation
 from .registry import EnvSpec, resolve_env_name
 from .safety import SafetyConfig, SafetyCost
 from .wrappers import ActionRepeat, Described, PixelObservation
 
-OBS_MODES = ("state", "pixels", "both")
+OBS_MODES = ("state", "pixels", "both", "fused")
 
 
 def make_env(name: str, *, obs: str = "state", action_repeat: int | None = None,
@@ -20,7 +21,8 @@ def make_env(name: str, *, obs: str = "state", action_repeat: int | None = None,
     Args:
         name: e.g. ``"reacher-easy"``, ``"cheetah"``, ``"Hopper-v5"``.
         obs: ``"state"`` (float32 vector), ``"pixels"`` (HxWx3 uint8 frame, state
-            in ``info["state"]``) or ``"both"`` (dict with ``"state"`` and ``"pixels"``).
+            in ``info["state"]``), ``"both"`` (dict with ``"state"`` and ``"pixels"``) or
+            ``"fused"`` (both in one uint8 row, see `envs.fused`; state also in ``info``).
         action_repeat: env steps per agent decision; ``None`` uses the suite
             default (2 for dm_control, 1 for Gymnasium).
         image_size: side of the square rendered frames.
@@ -50,7 +52,9 @@ def make_env(name: str, *, obs: str = "state", action_repeat: int | None = None,
     if repeat > 1:
         env = ActionRepeat(env, repeat)
     if obs != "state":
-        env = PixelObservation(env, image_size, mode=obs)
+        env = PixelObservation(env, image_size, mode="both" if obs == "fused" else obs)
+    if obs == "fused":
+        env = FusedObservation(env)
     env = Described(env, env_name=spec.name, action_repeat=repeat,
                     max_episode_steps=math.ceil(inner_steps / repeat),
                     obs_field_names=field_names)
