@@ -122,7 +122,7 @@ def mujoco_handles(env: gym.Env) -> tuple[mujoco.MjModel, mujoco.MjData]:
     inner = env.unwrapped
     physics = getattr(inner, "_physics", None)
     if physics is not None:
-        return physics.model._model, physics.data._data  # noqa: SLF001 - dm_control wraps the raw structs
+        return physics.model.ptr, physics.data.ptr  # the raw structs under dm_control's wrappers
     return inner.model, inner.data
 
 
@@ -180,7 +180,7 @@ class SafetyCost(gym.Wrapper, gym.utils.RecordConstructorArgs):
         config = config or SafetyConfig()
         gym.utils.RecordConstructorArgs.__init__(self, family=family, config=config)
         gym.Wrapper.__init__(self, env)
-        model, self._data = mujoco_handles(env)
+        model, _ = mujoco_handles(env)
         self.safety_limits = config.limits_for(family)
         self._meter = SafetyMeter(model, self.safety_limits)
         self._terminate = config.terminate
@@ -200,7 +200,7 @@ class SafetyCost(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, reward, terminated, truncated, {**info, **cost}
 
     def _cost_info(self) -> dict[str, float]:
-        raw = self._meter.measure(self._data)
+        raw = self._meter.measure(mujoco_handles(self.env)[1])  # looked up each time: a reload may replace it
         return {COST_KEY: float(self._meter.violated(raw)), **{RAW_PREFIX + k: v for k, v in raw.items()}}
 
 
