@@ -216,7 +216,7 @@ def _planner_config(cfg: RunConfig):
     p = cfg.plan
     common = dict(horizon=p.plan_horizon, num_samples=p.num_samples, num_elites=p.num_elites,
                   iterations=p.iterations, num_policy_samples=p.num_policy_samples if cfg.model.use_policy_prior else 0,
-                  discount=cfg.learn.discount, dtype_autocast=p.bf16)
+                  discount=cfg.learn.discount, dtype_autocast=p.bf16, compile=p.compile)
     if p.planner == "mppi":
         return MPPIConfig(temperature=p.temperature, **common)
     return CEMConfig(**common)

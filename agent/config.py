@@ -47,10 +47,10 @@ class EnvConfig:
 
 @dataclass
 class ModelConfig:
-    latent_dim: int = _f(64, "latent state size")
+    latent_dim: int = _f(128, "latent state size")
     hidden_dim: int = _f(256, "width of every MLP hidden layer")
     simnorm_dim: int = _f(8, "group size of the simplicial normalisation of latents (0 = off)")
-    num_q: int = _f(2, "size of the Q-function ensemble (terminal value)")
+    num_q: int = _f(2, "size of the Q-function ensemble (terminal value); estimates use 2 random members")
     num_bins: int = _f(101, "bins of the two-hot symlog regression of reward and value")
     use_value: bool = _f(True, "learn a terminal value and add it at the planning horizon")
     use_policy_prior: bool = _f(True, "learn a policy prior whose rollouts seed part of the planner's samples")
@@ -89,9 +89,13 @@ class PlanConfig:
     num_elites: int = _f(32, "elite sequences kept per iteration")
     iterations: int = _f(4, "planner iterations per action")
     num_policy_samples: int = _f(24, "sequences per iteration rolled out by the policy prior")
-    temperature: float = _f(0.5, "MPPI temperature")
+    temperature: float = _f(2.0, "MPPI temperature: elite weights are softmax(return / temperature); 2.0 equals "
+                                      "TD-MPC2's exp(0.5 * return)")
     bf16: bool = _f(True, "imagine rollouts under bfloat16 autocast (faster on CPUs with native bf16 and on GPUs; "
                           "elite sets matched fp32 in benchmarks/planning_speed.py)")
+    compile: bool = _f(False, "torch.compile the model step and terminal value the planner calls (one graph per "
+                              "batch shape; ~1 min of compiling at start, then faster planning: see "
+                              "benchmarks/planning_speed.py)")
     exploration_noise: float = _f(0.0, "std of extra Gaussian noise on training actions (the planner already "
                                            "samples its action from the elites while training)")
     proposer: str = _f("none", "extra candidate plans: 'none' or 'llm' (a language model proposes plans for --goal; "

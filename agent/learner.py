@@ -127,7 +127,7 @@ class Learner:
         value_loss = zs.new_zeros(())
         if use_value:
             q_logits = self.critic.logits(za_z, za_a)  # (Q, L*B, bins)
-            ce = torch.stack([self.critic.two_hot.loss(q, td_target.flatten()) for q in q_logits])
+            ce = self.critic.two_hot.loss(q_logits, td_target.flatten())  # (Q, L*B), targets broadcast
             value_loss = (w * ce.mean(0).view(steps, size).mean(1)).sum()
 
         total = (self.cfg.consistency_coef * consistency + self.cfg.reward_coef * reward_loss

@@ -18,7 +18,20 @@ def mlp(in_dim: int, hidden_dims: list[int], out_dim: int) -> nn.Sequential:
     for d_in, d_out in zip(dims[:-1], dims[1:]):
         layers += [nn.Linear(d_in, d_out), nn.LayerNorm(d_out), nn.SiLU()]
     layers.append(nn.Linear(dims[-1], out_dim))
-    return nn.Sequential(*layers)
+    net = nn.Sequential(*layers)
+    for module in net:
+        if isinstance(module, nn.Linear):
+            _small_init(module.weight, module.bias)
+    return net
+
+
+def _small_init(weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+    """TD-MPC2's initialisation: small truncated-normal weights, zero biases. With LayerNorm after
+    every hidden layer only the output layers feel the scale, and small outputs keep the first
+    reward and value predictions near zero instead of at random."""
+    nn.init.trunc_normal_(weight, std=0.02)
+    if bias is not None:
+        nn.init.zeros_(bias)
 
 
 def _conv_stages(image_size: int) -> int:
@@ -68,3 +81,4 @@ class PixelDecoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.fc(z).reshape(-1, self.first, 4, 4)
         return self.deconv(x).permute(0, 2, 3, 1)
+

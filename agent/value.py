@@ -2,6 +2,10 @@
 
 The planner sees ``horizon`` steps ahead; Q(z_H, pi(z_H)) stands in for everything
 after that, which is what lets a 3-step planner solve a 500-step task.
+
+As in TD-MPC2, every reduction uses two randomly chosen members: the minimum of two
+for TD targets (pessimism against over-estimation without the bias of a min over all
+five) and their mean for the policy and the planner.
 """
 
 from __future__ import annotations
@@ -14,15 +18,26 @@ from torch import nn
 from agent.math import TwoHot
 from agent.networks import mlp
 
+SUBSET = 2  # members drawn for each Q estimate
+
 
 class QEnsemble(nn.Module):
     """``num_q`` Q-heads over (latent, action), each a two-hot distribution over returns."""
 
     def __init__(self, latent_dim: int, action_dim: int, hidden_dim: int, num_q: int, num_bins: int) -> None:
         super().__init__()
-        self.heads = nn.ModuleList(mlp(latent_dim + action_dim, [hidden_dim, hidden_dim], num_bins) for _ in range(num_q))
+        # Separate small MLPs rather than one batched (members, in, out) matmul: on CPU, at these
+        # sizes, bmm and its backward measured slower than a loop of addmm.
+        self.heads = nn.ModuleList(mlp(latent_dim + action_dim, [hidden_dim, hidden_dim], num_bins)
+                                   for _ in range(num_q))
+        # Zero-initialised outputs: every head starts at Q = 0 (uniform over the bins decodes to 0),
+        # so the first plans are not steered by random value noise.
+        for head in self.heads:
+            nn.init.zeros_(head[-1].weight)
+            nn.init.zeros_(head[-1].bias)
         self.two_hot = TwoHot(num_bins)
         self.target = copy.deepcopy(self.heads).requires_grad_(False)
+        self.num_q = num_q
 
     def logits(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """(N, Z), (N, A) -> (num_q, N, bins)."""
@@ -30,10 +45,13 @@ class QEnsemble(nn.Module):
         return torch.stack([head(za) for head in self.heads])
 
     def q(self, z: torch.Tensor, action: torch.Tensor, target: bool = False, reduce: str = "mean") -> torch.Tensor:
-        """Scalar Q (N,), the ensemble reduced by 'mean' or 'min' (pessimistic TD targets)."""
-        za = torch.cat([z, action], -1)
+        """Scalar Q (N,) from two random members, reduced by 'mean' or 'min' (pessimistic TD targets)."""
+        # No draw when every member is used (the default of 2): keeps planning free of RNG calls
+        # and graph breaks under torch.compile.
+        members = range(self.num_q) if self.num_q <= SUBSET else torch.randperm(self.num_q)[:SUBSET].tolist()
         heads = self.target if target else self.heads
-        qs = torch.stack([self.two_hot.decode(head(za)) for head in heads])
+        za = torch.cat([z, action], -1)
+        qs = self.two_hot.decode(torch.stack([heads[m](za) for m in members]))
         return qs.min(0).values if reduce == "min" else qs.mean(0)
 
     @torch.no_grad()

@@ -35,6 +35,10 @@ class LatentWorldModel(nn.Module):
             self.decoder = mlp(z, [h], obs_shape[0])
         self.dynamics = mlp(z + action_dim, [h, h], z)
         self.reward_head = mlp(z + action_dim, [h, h], cfg.num_bins)
+        # Start at a predicted reward of 0 everywhere (TD-MPC2 does the same): random initial
+        # reward logits would send the first plans after noise.
+        nn.init.zeros_(self.reward_head[-1].weight)
+        nn.init.zeros_(self.reward_head[-1].bias)
         self.two_hot = TwoHot(cfg.num_bins)
         # Proprioceptive dims differ by 100x in scale (reacher: to_target ~0.1, velocities ~10); without
         # normalisation the small ones, which decide the reward, barely reach the latent. Statistics are

@@ -6,7 +6,7 @@ repetition) and the median time per action is reported. Settings (``--settings``
 
 - ``agent``: the operating point the agent actually uses: its own
   ``agent.world_model.LatentWorldModel`` at reacher-easy's sizes (obs 6, action 2,
-  ``ModelConfig()`` defaults: latent 64, hidden 256, SimNorm, two-hot reward head;
+  ``ModelConfig()`` defaults: latent 128, hidden 256, SimNorm, two-hot reward head;
   random weights, eval mode) with the budget of ``agent.config.PlanConfig()``
   (H=3 N=256 K=32 it=4). No policy prior and no terminal value on our side, so
   both planners compute the same thing.
@@ -173,10 +173,12 @@ def _autocast(bf16: bool) -> torch.autocast:
 
 
 def build_torchrl_planner(
-    model: MLPLatentModel | AgentLatentModel, s: Setting, bf16: bool
+    model: MLPLatentModel | AgentLatentModel, s: Setting, bf16: bool, compiled: bool = False
 ) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """torchrl CEMPlanner over a ModelBasedEnvBase whose step is our model's step.
 
+    With ``compiled`` the step it calls is the model's step under ``torch.compile`` (the same
+    compiled function our planner uses with ``compile=True``), for a like-for-like row.
     Returns ``None`` when torchrl is not importable.
     """
     try:
@@ -189,12 +191,13 @@ def build_torchrl_planner(
         return None
 
     latent_dim, action_dim = model.latent_dim, model.action_dim
+    step = torch.compile(model.next_latent_and_reward, dynamic=False) if compiled else model.next_latent_and_reward
 
     class Step(nn.Module):
         """Adapter: the same next_latent_and_reward; fp32 outputs to match the env specs."""
 
         def forward(self, latent: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            z, r = model.next_latent_and_reward(latent, action)
+            z, r = step(latent, action)
             return z.float(), r.float().unsqueeze(-1)
 
     class LatentEnv(ModelBasedEnvBase):
@@ -223,7 +226,7 @@ def build_torchrl_planner(
 
 
 def build_ours(
-    model: MLPLatentModel | AgentLatentModel, s: Setting, kind: str, bf16: bool
+    model: MLPLatentModel | AgentLatentModel, s: Setting, kind: str, bf16: bool, compiled: bool = False
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """Our planner with the same budget; no prior/value so the work matches torchrl's."""
     common = dict(
@@ -232,6 +235,7 @@ def build_ours(
         num_elites=s.num_elites,
         iterations=s.iterations,
         dtype_autocast=bf16,
+        compile=compiled,
     )
     if kind == "cem":
         planner = CEMPlanner(model, model.action_dim, CEMConfig(**common))
@@ -240,13 +244,18 @@ def build_ours(
     return planner.plan
 
 
-def build_all(model: MLPLatentModel | AgentLatentModel, s: Setting) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
-    """Every planner of one budget, keyed ``<impl>_<algo>_<precision>``."""
+def build_all(model: MLPLatentModel | AgentLatentModel, s: Setting,
+              compiled: bool = False) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """Every planner of one budget, keyed ``<impl>_<algo>_<precision>``; with ``compiled`` also
+    ``<precision>+compile`` rows, where every planner calls the model step under torch.compile."""
     fns: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}
-    for precision, bf16 in (("fp32", False), ("bf16", True)):
-        fns[f"ours_cem_{precision}"] = build_ours(model, s, "cem", bf16)
-        fns[f"ours_mppi_{precision}"] = build_ours(model, s, "mppi", bf16)
-        trl = build_torchrl_planner(model, s, bf16)
+    variants = [("fp32", False, False), ("bf16", True, False)]
+    if compiled:
+        variants += [("fp32+compile", False, True), ("bf16+compile", True, True)]
+    for precision, bf16, comp in variants:
+        fns[f"ours_cem_{precision}"] = build_ours(model, s, "cem", bf16, comp)
+        fns[f"ours_mppi_{precision}"] = build_ours(model, s, "mppi", bf16, comp)
+        trl = build_torchrl_planner(model, s, bf16, comp)
         if trl is not None:
             fns[f"torchrl_cem_{precision}"] = trl
     return fns
@@ -333,7 +342,7 @@ def planner_overhead(s: Setting, threads: int) -> dict[str, float | str | None]:
     }
 
 
-def run(threads_list: list[int], settings: list[Setting]) -> dict[str, object]:
+def run(threads_list: list[int], settings: list[Setting], compiled: bool = False) -> dict[str, object]:
     """Measure every (threads, setting) pair; returns a JSON-able dict."""
     models = {s.name: build_model(s) for s in settings}
     results, overhead = [], []
@@ -343,7 +352,7 @@ def run(threads_list: list[int], settings: list[Setting]) -> dict[str, object]:
             model = models[s.name]
             overhead.append(planner_overhead(s, threads))
             load_before = _loadavg()
-            timing = time_interleaved(build_all(model, s), s.reps, model)
+            timing = time_interleaved(build_all(model, s, compiled and s.model == "agent"), s.reps, model)
             results.append(
                 {
                     "threads": threads,
@@ -444,6 +453,15 @@ def summary(results: list[dict[str, object]]) -> list[str]:
             f"  - 2x target (like for like fp32, median and min ratio both >= 2): ours CEM {verdict(cem_met)}; "
             f"ours MPPI {verdict(mppi_met)}",
         ]
+        if "ours_mppi_bf16+compile" in t:
+            lines += [
+                f"  - compiled model step on both sides, fp32: torchrl CEM / ours CEM = "
+                f"{pair(t, 'ours_cem_fp32+compile', 'torchrl_cem_fp32+compile')}; bf16: "
+                f"{pair(t, 'ours_cem_bf16+compile', 'torchrl_cem_bf16+compile')}",
+                f"  - ours at its fastest (bf16, compiled) vs torchrl as shipped (fp32, eager): torchrl CEM / "
+                f"ours CEM = {pair(t, 'ours_cem_bf16+compile', 'torchrl_cem_fp32')}; / ours MPPI = "
+                f"{pair(t, 'ours_mppi_bf16+compile', 'torchrl_cem_fp32')}",
+            ]
     if met_at or missed_at:
         overall = "met" if not missed_at else "NOT met"
         lines.append(
@@ -601,13 +619,16 @@ def main() -> None:
         default=11,
         help="repetitions at synthetic H=5 (synthetic H=16 uses max(3, reps//2), agent max(15, 3*reps))",
     )
+    parser.add_argument("--compile", action="store_true",
+                        help="also time every planner with the model step under torch.compile (agent setting only; "
+                             "compiling takes minutes on 2 cores)")
     parser.add_argument("--note", default="", help="free-text remark stored at the top of the results")
     parser.add_argument("--no-write", action="store_true", help="print only, keep results/ untouched")
     args = parser.parse_args()
     settings = make_settings(list(dict.fromkeys(args.settings)), args.reps)
     print(TABLE_HEADER, flush=True)
     load_start = _loadavg()
-    data = run(args.threads, settings)
+    data = run(args.threads, settings, args.compile)
     data["loadavg"] = f"{load_start} / {_loadavg()}"
     if args.note:
         data["note"] = args.note

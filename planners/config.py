@@ -66,6 +66,10 @@ class SamplingConfig:
     # returns within seed noise of fp32 (benchmarks/results/planning_speed.md).
     # Turn off for precision-sensitive models or CPUs without native bf16.
     dtype_autocast: bool = True
+    # torch.compile the model step and terminal value this planner calls (a graph per batch
+    # shape, compiled on first use: about a minute on a 2-core CPU, then each step runs as
+    # fused kernels). Off by default: worth it for long runs, not for short ones and tests.
+    compile: bool = False
 
     def __post_init__(self) -> None:
         _check_int(self, "horizon", 1)
@@ -81,8 +85,9 @@ class SamplingConfig:
         _check_float(self, "discount", 0.0, 1.0, low_open=True)
         _check_int(self, "num_policy_samples", 0)
         _check_float(self, "momentum", 0.0, 1.0, high_open=True)
-        if not isinstance(self.dtype_autocast, bool):
-            _fail(self, "dtype_autocast", self.dtype_autocast, "True or False")
+        for flag in ("dtype_autocast", "compile"):
+            if not isinstance(getattr(self, flag), bool):
+                _fail(self, flag, getattr(self, flag), "True or False")
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict of the fields, for logging."""

@@ -149,6 +149,13 @@ class SamplingPlanner:
                 RuntimeWarning,
                 stacklevel=3,
             )
+        # The functions the rollout calls: the model's own, or compiled copies of them (same
+        # weights, so learning updates reach the compiled graphs).
+        self._step = model.next_latent_and_reward
+        self._value = terminal_value
+        if config.compile:
+            self._step = torch.compile(model.next_latent_and_reward, dynamic=False)
+            self._value = None if terminal_value is None else torch.compile(terminal_value, dynamic=False)
         self.last_stats: dict[str, float] = {}
         self._warm_mean: torch.Tensor | None = None
         self._last_plan: torch.Tensor | None = None
@@ -380,11 +387,11 @@ class SamplingPlanner:
                 a_t.copy_(torch.clamp(policy(z).float(), self.action_low, self.action_high))
             if costs is not None:
                 costs.add_(self.constraint.step_cost(z, a_t))
-            z, reward = self.model.next_latent_and_reward(z, a_t)
+            z, reward = self._step(z, a_t)
             returns.add_(reward.reshape(n), alpha=discount)
             discount *= self.config.discount
-        if self.terminal_value is not None:
-            returns.add_(self.terminal_value(z).reshape(n), alpha=discount)
+        if self._value is not None:
+            returns.add_(self._value(z).reshape(n), alpha=discount)
 
     def _remember(self, mean: torch.Tensor) -> None:
         # Shift one step; repeat the last action rather than reset it: in

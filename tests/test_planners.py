@@ -371,6 +371,19 @@ def test_bf16_autocast_plans_like_fp32(kind: str) -> None:
     assert torch.allclose(action, torch.tensor([1.0, -1.0]), atol=0.1), action
 
 
+def test_compiled_planner_plans_like_eager() -> None:
+    """compile=True runs the model step through torch.compile and reaches the same plan."""
+    model = LinearPointMass()
+    plans = {}
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        planner = make_planner("mppi", model, 2, config("mppi", compile=compiled, horizon=3, iterations=3))
+        plans[compiled] = planner.plan(start(2))
+        assert (planner._step == model.next_latent_and_reward) is not compiled
+    torch.testing.assert_close(plans[True], plans[False], atol=1e-4, rtol=0)
+    assert torch.allclose(plans[True], torch.tensor([1.0, -1.0]), atol=0.1)
+
+
 def test_sampling_planner_rejects_non_models() -> None:
     with pytest.raises(TypeError):
         SamplingPlanner(object(), 2, config("cem"), lambda r: r)  # type: ignore[arg-type]

@@ -133,3 +133,11 @@ def test_nonfinite_losses_are_skipped_then_last_good_weights_restored_with_half_
     assert not torch.equal(wm.dynamics[0].weight, good["dynamics.0.weight"])
     # Training goes on normally afterwards.
     assert all(np.isfinite(v) for v in learner.update(batch).values())
+
+
+def test_value_and_reward_start_at_zero():
+    wm, critic, _, _ = build((5,))
+    z = wm.encode(torch.randn(8, 5))
+    a = torch.rand(8, 2) * 2 - 1
+    torch.testing.assert_close(critic.q(z, a), torch.zeros(8))
+    torch.testing.assert_close(wm.next_latent_and_reward(z, a)[1], torch.zeros(8))
