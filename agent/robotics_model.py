@@ -48,6 +48,10 @@ class RoboticsWorldModel(nn.Module):
         self.visual_head = nn.Linear(h, v)
         self.proprio_head = nn.Linear(h, state_dim)
         self.reward_head = mlp(h, [h], cfg.num_bins)
+        # Predict a reward of 0 everywhere at first, as the latent model does (TD-MPC2's choice):
+        # random initial rewards would send the first plans after noise.
+        nn.init.zeros_(self.reward_head[-1].weight)
+        nn.init.zeros_(self.reward_head[-1].bias)
         self.safety_head = SafetyHead(self.latent_dim, action_dim, h)
         self.decoder = PixelDecoder(image_size, v)
         self.two_hot = TwoHot(cfg.num_bins)
