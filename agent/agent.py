@@ -14,9 +14,12 @@ import torch
 from agent.config import RunConfig
 from agent.learner import Learner
 from agent.policy_prior import PolicyPrior
+from agent.robotics_model import RoboticsWorldModel
+from agent.safety_head import SafetyHead, SafetyLearner
 from agent.value import QEnsemble
 from agent.world_model import LatentWorldModel
-from planners import make_planner
+from envs.fused import STATE_BYTES
+from planners import ConstraintConfig, PlanConstraint, make_planner
 from planners.llm import (JudgeConfig, LLMJudge, LLMProposer, ProposerConfig, TaskSpec, TransformersConfig,
                           imagine_outcomes, make_backend, openai_config_from_env)
 
@@ -27,21 +30,36 @@ class WorldModelAgent:
         """``task`` describes the env to an LLM; without it ``--proposer llm`` is inactive (planner alone)."""
         self.cfg, self.device, self.action_dim = cfg, device, action_dim
         m = cfg.model
-        self.world_model = LatentWorldModel(obs_shape, action_dim, m).to(device)
+        self.world_model, z_dim = _world_model(obs_shape, action_dim, cfg)
+        self.world_model.to(device)
         # Both the terminal value and the policy prior need the critic and the policy:
         # V(z) = Q(z, pi(z)), and pi is trained against Q.
         needs_actor_critic = m.use_value or m.use_policy_prior
-        self.critic = QEnsemble(m.latent_dim, action_dim, m.hidden_dim, m.num_q, m.num_bins).to(device) \
+        self.critic = QEnsemble(z_dim, action_dim, m.hidden_dim, m.num_q, m.num_bins).to(device) \
             if needs_actor_critic else None
-        self.policy = PolicyPrior(m.latent_dim, action_dim, m.hidden_dim).to(device) if needs_actor_critic else None
+        self.policy = PolicyPrior(z_dim, action_dim, m.hidden_dim).to(device) if needs_actor_critic else None
         self.learner = Learner(self.world_model, self.critic, self.policy, cfg.learn, m)
+        self.safety_head, self.safety_learner = self._safety_parts(z_dim)
+        self.constraint = _constraint(cfg, self.safety_head)
+        self.last_p_unsafe = float("nan")  # the head's P(unsafe) of the last action taken
+        self.no_feasible_plans = 0  # plans where no sample fitted the safety budget (the safest was taken)
         self.planner = make_planner(
             cfg.plan.planner, self.world_model, action_dim, _planner_config(cfg),
             terminal_value=self.terminal_value if m.use_value else None,
             policy_prior=self.policy.sample if (m.use_policy_prior and self.policy is not None) else None,
-            device=str(device),
+            device=str(device), constraint=self.constraint,
         )
         self.proposer, self.judge = _llm_parts(cfg, task) if cfg.plan.proposer == "llm" and task else (None, None)
+
+    def _safety_parts(self, z_dim: int) -> tuple[SafetyHead | None, SafetyLearner | None]:
+        """The robotics model's own head, or one beside the latent model when safety is asked for."""
+        if isinstance(self.world_model, RoboticsWorldModel):
+            head = self.world_model.safety_head
+        elif self.cfg.learns_safety:
+            head = SafetyHead(z_dim, self.action_dim, self.cfg.model.hidden_dim).to(self.device)
+        else:
+            return None, None
+        return head, SafetyLearner(head, self.world_model, self.cfg.learn.lr)
 
     def terminal_value(self, z: torch.Tensor) -> torch.Tensor:
         """V(z) = mean_q Q(z, pi(z)): what the planner adds after its last imagined step."""
@@ -82,13 +100,19 @@ class WorldModelAgent:
             initial_mean = candidates[0]  # the model's first plan; the others still compete as candidates
         action = self.planner.plan(obs_t, candidates=candidates, explore=explore,
                                    initial_mean=initial_mean).cpu().numpy().astype(np.float32)
+        self.no_feasible_plans += int(self.planner.last_stats.get("no_feasible_plan", 0.0))
         if self.proposer is not None:
             self.proposer.record_plan(self.planner.last_stats)
             if self.judge is not None and candidates is not None and self.proposer.fresh:
                 action = self._judged_action(obs_t, candidates, action)
         if explore and self.cfg.plan.exploration_noise > 0:
             action = action + self.cfg.plan.exploration_noise * rng.standard_normal(action.shape).astype(np.float32)
-        return np.clip(action, -1.0, 1.0)
+        action = np.clip(action, -1.0, 1.0)
+        if self.safety_head is not None:
+            z0 = self.world_model.initial_latent(obs_t)
+            a_t = torch.as_tensor(action, device=self.device).unsqueeze(0)
+            self.last_p_unsafe = float(self.safety_head.p_unsafe(z0, a_t))
+        return action
 
     def _judged_action(self, obs_t: torch.Tensor, candidates: torch.Tensor, action: np.ndarray) -> np.ndarray:
         """Let the judge pick among the planner's plan and the best LLM plans (first action of the pick)."""
@@ -120,7 +144,16 @@ class WorldModelAgent:
         return self.world_model.decode_observation(torch.cat(latents)).float().cpu().numpy()
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        return self.learner.update(batch)
+        losses = self.learner.update(batch)
+        if self.safety_learner is not None and "nonfinite_skipped" not in losses:
+            losses.update(self.safety_learner.update(batch))
+        return losses
+
+    def safety_stats(self) -> dict[str, float]:
+        """The planner's constraint state (empty without a safety budget)."""
+        if self.constraint is None:
+            return {}
+        return {"multiplier": self.constraint.multiplier, "no_feasible_plans": float(self.no_feasible_plans)}
 
     def state_dict(self) -> dict:
         return {
@@ -128,6 +161,9 @@ class WorldModelAgent:
             "critic": self.critic.state_dict() if self.critic else None,
             "policy": self.policy.state_dict() if self.policy else None,
             "learner": self.learner.state_dict(),
+            "safety_head": self.safety_head.state_dict() if self.safety_head is not None else None,
+            "safety_learner": self.safety_learner.state_dict() if self.safety_learner is not None else None,
+            "constraint": self.constraint.state_dict() if self.constraint is not None else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -137,6 +173,11 @@ class WorldModelAgent:
         if self.policy is not None:
             self.policy.load_state_dict(state["policy"])
         self.learner.load_state_dict(state["learner"])
+        if self.safety_head is not None and state.get("safety_head") is not None:
+            self.safety_head.load_state_dict(state["safety_head"])
+            self.safety_learner.load_state_dict(state["safety_learner"])
+        if self.constraint is not None and state.get("constraint") is not None:
+            self.constraint.load_state_dict(state["constraint"])
 
 
 def build_agent(cfg: RunConfig, env: gym.Env, device: torch.device) -> WorldModelAgent:
@@ -145,6 +186,27 @@ def build_agent(cfg: RunConfig, env: gym.Env, device: torch.device) -> WorldMode
 
     task = task_spec_from_env(env, cfg.plan.plan_horizon, cfg.plan.goal) if cfg.plan.proposer == "llm" else None
     return WorldModelAgent(env.observation_space.shape, int(np.prod(env.action_space.shape)), cfg, device, task=task)
+
+
+def _world_model(obs_shape: tuple[int, ...], action_dim: int,
+                 cfg: RunConfig) -> tuple[LatentWorldModel | RoboticsWorldModel, int]:
+    """The world model ``--model`` names, and the size of its latent."""
+    if cfg.model.world_model == "robotics":
+        size = cfg.env.image_size
+        state_dim = (int(np.prod(obs_shape)) - size * size * 3) // STATE_BYTES
+        model = RoboticsWorldModel(size, state_dim, action_dim, cfg.model)
+        return model, model.latent_dim
+    return LatentWorldModel(obs_shape, action_dim, cfg.model), cfg.model.latent_dim
+
+
+def _constraint(cfg: RunConfig, head: SafetyHead | None) -> PlanConstraint | None:
+    """The planner's safety constraint under ``--safety-budget`` (``None`` without a budget)."""
+    p = cfg.plan
+    if p.safety_budget < 0 or head is None:
+        return None
+    return PlanConstraint(head.p_unsafe, ConstraintConfig(budget=p.safety_budget, mode=p.safety_mode,
+                                                          multiplier=p.safety_multiplier,
+                                                          adapt_rate=p.safety_adapt_rate))
 
 
 def _planner_config(cfg: RunConfig):

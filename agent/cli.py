@@ -22,7 +22,7 @@ from envs import UnknownEnvError
 
 PROG = "wm-agent"
 # Config fields whose option name reads better shortened.
-OPTION_NAMES = {"name": "env", "use_value": "value", "use_policy_prior": "policy-prior"}
+OPTION_NAMES = {"name": "env", "use_value": "value", "use_policy_prior": "policy-prior", "world_model": "model"}
 # On --resume these may change; anything else would silently make a different run.
 RESUMABLE_OVERRIDES = {"steps", "eval_every", "eval_episodes", "video_every", "checkpoint_every", "threads", "device"}
 SECTIONS = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan": PlanConfig}

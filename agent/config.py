@@ -12,7 +12,10 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from envs.safety import SafetyConfig
 
 
 class ConfigError(ValueError):
@@ -30,6 +33,16 @@ class EnvConfig:
                   choices=("state", "pixels"))
     action_repeat: int = _f(0, "physics steps per agent decision; 0 = suite default (2 dm_control, 1 Gymnasium)")
     image_size: int = _f(64, "rendered frame side in pixels (pixel observations and videos)")
+    safety_limits: str = _f("", "override safety limits of the env family, e.g. 'joint_speed=4,contact_force=30' "
+                                "(constraints: joint_speed, contact_force, upright; see README)")
+    safety_scale: float = _f(1.0, "multiply the family's speed and force safety limits")
+    terminate_on_unsafe: bool = _f(False, "end the episode on the first safety violation")
+
+    def safety(self) -> "SafetyConfig":
+        """The env-side safety config (raises ValueError on a bad limit string)."""
+        from envs.safety import SafetyConfig, parse_safety_limits
+
+        return SafetyConfig(parse_safety_limits(self.safety_limits), self.safety_scale, self.terminate_on_unsafe)
 
 
 @dataclass
@@ -43,6 +56,11 @@ class ModelConfig:
     use_policy_prior: bool = _f(True, "learn a policy prior whose rollouts seed part of the planner's samples")
     target_encoder: str = _f("ema", "latent-consistency target: 'ema' (slow encoder copy, V-JEPA style) or 'stopgrad'",
                              choices=("ema", "stopgrad"))
+    world_model: str = _f("latent", "'latent' (from --obs state or pixels alone) or 'robotics' (camera frame + "
+                                    "proprioceptive state fused, with a safety head; needs --obs pixels)",
+                          choices=("latent", "robotics"))
+    safety_head: bool = _f(False, "learn a safety head P(unsafe | latent, action) from the env's cost (always on "
+                                  "with --model robotics or --safety-budget)")
 
 
 @dataclass
@@ -100,6 +118,13 @@ class PlanConfig:
     llm_judge_weight: float = _f(0.0, "weight of the LLM judge's 0-10 score against the predicted return when it "
                                       "picks among the planner's and the LLM's plans (0 = no judge)")
     goal: str = _f("", "the goal in words for the LLM; '' = the task's default goal")
+    safety_budget: float = _f(-1.0, "max predicted cumulative P(unsafe) of a plan over the horizon; a value >= 0 "
+                                    "turns on safe planning (negative = off)")
+    safety_mode: str = _f("chance", "how plans over the budget are treated: 'chance' (rejected while any plan fits) "
+                                    "or 'penalty' (Lagrangian: return - multiplier * cost)",
+                          choices=("chance", "penalty"))
+    safety_multiplier: float = _f(1.0, "initial Lagrange multiplier of --safety-mode penalty")
+    safety_adapt_rate: float = _f(0.1, "dual-ascent step of the multiplier per plan (0 = fixed multiplier)")
 
 
 @dataclass
@@ -168,11 +193,31 @@ class RunConfig:
             (self.plan.llm_timeout_s > 0, "llm_timeout_s", self.plan.llm_timeout_s, "a number > 0"),
             (self.plan.llm_retries >= 0, "llm_retries", self.plan.llm_retries, "an integer >= 0"),
             (0 <= self.plan.llm_judge_weight <= 1, "llm_judge_weight", self.plan.llm_judge_weight, "a number in [0, 1]"),
+            (self.model.world_model == "latent" or self.env.obs == "pixels", "obs", self.env.obs,
+             "'pixels' with --model robotics (it fuses the camera frame with the proprioceptive state)"),
+            (self.model.world_model == "latent" or self.plan.proposer == "none", "proposer", self.plan.proposer,
+             "'none' with --model robotics"),
+            (self.plan.safety_multiplier >= 0, "safety_multiplier", self.plan.safety_multiplier, "a number >= 0"),
+            (self.plan.safety_adapt_rate >= 0, "safety_adapt_rate", self.plan.safety_adapt_rate, "a number >= 0"),
         ]
         for ok, name, value, accepted in checks:
             if not ok:
                 raise ConfigError(f"invalid {name}={value!r}: expected {accepted}")
+        try:
+            self.env.safety()
+        except ValueError as exc:
+            raise ConfigError(f"invalid safety option: {exc}") from None
         return self
+
+    @property
+    def env_obs_mode(self) -> str:
+        """What ``make_env(obs=...)`` builds: the robotics model reads frame and state fused in one row."""
+        return "fused" if self.model.world_model == "robotics" else self.env.obs
+
+    @property
+    def learns_safety(self) -> bool:
+        """Whether the agent learns a safety head (needed by a safety budget)."""
+        return self.model.safety_head or self.model.world_model == "robotics" or self.plan.safety_budget >= 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -11,7 +11,8 @@ import gymnasium as gym
 import numpy as np
 
 from agent.agent import WorldModelAgent, build_agent
-from agent.video import frames_from_decoder, side_by_side_video, trace_panel
+from agent.safety_head import UNSAFE_THRESHOLD, precision_recall
+from agent.video import frames_from_decoder, mark_safety, side_by_side_video, trace_panel
 
 EVAL_SEED_OFFSET = 1_000_000_000  # eval episodes never share a reset seed with training ones
 
@@ -23,6 +24,10 @@ class EvalResult:
     plan_ms_per_action: float
     video: np.ndarray | None = None          # (T, H, W, 3) uint8
     trace_image: np.ndarray | None = None    # (H, W, 3) uint8, proprioceptive runs only
+    costs: list[float] | None = None         # safety cost summed per episode (unsafe steps)
+    violation_rate: float = float("nan")     # fraction of steps flagged unsafe by the env
+    precision: float = float("nan")          # of the safety head (P >= 0.5) against the env's flags,
+    recall: float = float("nan")             # on these held-out episodes (NaN: no head, or undefined)
 
     @property
     def mean(self) -> float:
@@ -37,6 +42,7 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
              rng: np.random.Generator) -> EvalResult:
     """Run ``episodes`` planner episodes on fixed reset seeds; record the first as a video."""
     returns, lengths, plan_seconds, decisions = [], [], 0.0, 0
+    costs, step_costs, step_predicted = [], [], []
     video = trace = None
     pixels = len(env.observation_space.shape or ()) == 3
     for i in range(episodes):
@@ -44,9 +50,10 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
         agent.reset()
         recording = record_video and i == 0
         observations, states, frames, actions = [obs], [info.get("state", obs)], [], []
+        flags = [(False, info.get("cost", 0.0) > 0)]  # (predicted unsafe, really unsafe) per frame
         if recording:
             frames.append(obs if pixels else env.render())
-        total, done, steps = 0.0, False, 0
+        total, cost, done, steps = 0.0, 0.0, False, 0
         while not done:
             start = time.perf_counter()
             action = agent.act(obs, explore=False, rng=rng)
@@ -55,6 +62,11 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
             steps += 1
             obs, reward, terminated, truncated, info = env.step(action)
             total += float(reward)
+            cost += float(info.get("cost", 0.0))
+            predicted = agent.last_p_unsafe >= UNSAFE_THRESHOLD  # NaN (no head) compares False
+            step_costs.append(float(info.get("cost", 0.0)))
+            step_predicted.append(predicted)
+            flags.append((predicted, info.get("cost", 0.0) > 0))
             done = terminated or truncated
             if recording:
                 observations.append(obs)
@@ -63,10 +75,17 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
                 frames.append(obs if pixels else env.render())
         returns.append(total)
         lengths.append(steps)
+        costs.append(cost)
         if recording:
-            video, trace = _rollout_video(agent, np.stack(observations), np.stack(states), np.stack(frames),
+            frames = mark_safety(np.stack(frames), flags)
+            video, trace = _rollout_video(agent, np.stack(observations), np.stack(states), frames,
                                           np.stack(actions), pixels)
-    return EvalResult(returns, lengths, 1000.0 * plan_seconds / max(decisions, 1), video, trace)
+    has_head = getattr(agent, "safety_head", None) is not None
+    precision, recall = precision_recall(np.array(step_predicted), np.array(step_costs) > 0) if has_head \
+        else (float("nan"), float("nan"))
+    return EvalResult(returns, lengths, 1000.0 * plan_seconds / max(decisions, 1), video, trace,
+                      costs=costs, violation_rate=float(np.mean(step_costs)) if step_costs else float("nan"),
+                      precision=precision, recall=recall)
 
 
 def _rollout_video(agent: WorldModelAgent, observations: np.ndarray, states: np.ndarray, frames: np.ndarray,
@@ -98,8 +117,8 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int) -> dict:
     cfg = RunConfig.from_dict(state["config"])
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
-    env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=cfg.env.action_repeat or None,
-                   image_size=cfg.env.image_size)
+    env = make_env(cfg.env.name, obs=cfg.env_obs_mode, action_repeat=cfg.env.action_repeat or None,
+                   image_size=cfg.env.image_size, safety=cfg.env.safety())
     try:
         agent = build_agent(cfg, env, device)  # with its LLM proposer when the run was trained with one
         agent.load_state_dict(state["agent"])
@@ -111,7 +130,9 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int) -> dict:
         env.close()
     report = {"checkpoint": str(path), "env": cfg.env.name, "env_steps": state["env_steps"],
               "episodes": episodes, "return_mean": result.mean, "return_std": result.std,
-              "returns": result.returns, "plan_ms_per_action": result.plan_ms_per_action}
+              "returns": result.returns, "plan_ms_per_action": result.plan_ms_per_action,
+              "costs": result.costs, "violation_rate": result.violation_rate,
+              "safety_head_precision": result.precision, "safety_head_recall": result.recall}
     out = path.parent.parent / f"eval_{state['env_steps']}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+EXTRA = "extra_"  # prefix of extras among the flat arrays
 EPISODE_FILE = re.compile(r"^episode_(\d{6})_len(\d+)\.npz$")
 
 
@@ -127,6 +128,7 @@ class EpisodeReplay:
         self._starts: list[np.ndarray] = []  # per episode: flat indices of its observations
         self._lengths: list[int] = []
         self._starts_cache: dict[int, np.ndarray] = {}
+        self._extra_keys: list[str] = []
 
     def add(self, ep: Episode, persist: bool = True) -> None:
         """Add a finished episode; write it to disk first when the replay has a directory."""
@@ -137,7 +139,16 @@ class EpisodeReplay:
         rows = {"obs": ep.obs, "action": _pad(ep.action), "reward": _pad(ep.reward),
                 "terminated": _pad(ep.terminated)}
         if not self._arrays:
+            # Extras (per-observation rows, e.g. the safety cost) are sampled beside obs;
+            # the first episode fixes which ones.
+            self._extra_keys = sorted(ep.extras)
+            rows.update({EXTRA + k: ep.extras[k] for k in self._extra_keys})
             self._arrays = {k: _Growable(v.shape[1:], v.dtype) for k, v in rows.items()}
+        else:
+            # An episode lacking an extra (written before it existed) gets zeros.
+            rows.update({EXTRA + k: ep.extras[k] if k in ep.extras else
+                         np.zeros((len(ep.obs), *self._arrays[EXTRA + k].data.shape[1:]), self._arrays[EXTRA + k].data.dtype)
+                         for k in self._extra_keys})
         offset = self._arrays["obs"].size
         for k, v in rows.items():
             self._arrays[k].append(v)
@@ -175,7 +186,8 @@ class EpisodeReplay:
 
     def sample(self, batch_size: int, horizon: int, rng: np.random.Generator,
                device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-        """Time-major batch: obs (H+1, B, ...), action (H, B, A), reward (H, B), terminated (H, B)."""
+        """Time-major batch: obs (H+1, B, ...), action (H, B, A), reward (H, B), terminated (H, B),
+        and each episode extra under its own name, aligned with obs (H+1, B, ...)."""
         starts = self.valid_starts(horizon)
         if len(starts) == 0:
             raise ValueError(f"no episode has {horizon} steps yet; cannot sample windows of that length")
@@ -183,6 +195,7 @@ class EpisodeReplay:
         a = self._arrays
         out = {"obs": a["obs"].data[idx], "action": a["action"].data[idx[:-1]],
                "reward": a["reward"].data[idx[:-1]], "terminated": a["terminated"].data[idx[:-1]]}
+        out.update({k: a[EXTRA + k].data[idx] for k in self._extra_keys})
         return {k: torch.as_tensor(v).to(device) for k, v in out.items()}
 
 

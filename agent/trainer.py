@@ -23,7 +23,7 @@ from tqdm import tqdm
 from agent.agent import build_agent
 from agent.checkpoint import list_checkpoints, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from agent.config import ConfigError, RunConfig
-from agent.evaluate import evaluate
+from agent.evaluate import EvalResult, evaluate
 from agent.logger import RunLogger
 from agent.replay import EpisodeBuilder, EpisodeReplay
 from envs import make_env
@@ -75,8 +75,10 @@ class Trainer:
         seed_everything(cfg.seed)
         self.device = pick_device(cfg.device)
         repeat = cfg.env.action_repeat or None
-        self.env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=repeat, image_size=cfg.env.image_size)
-        self.eval_env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=repeat, image_size=cfg.env.image_size)
+        self.env = make_env(cfg.env.name, obs=cfg.env_obs_mode, action_repeat=repeat,
+                            image_size=cfg.env.image_size, safety=cfg.env.safety())
+        self.eval_env = make_env(cfg.env.name, obs=cfg.env_obs_mode, action_repeat=repeat,
+                                 image_size=cfg.env.image_size, safety=cfg.env.safety())
         self.agent = build_agent(cfg, self.env, self.device)
         self.rng = np.random.default_rng(cfg.seed)
         self.replay = EpisodeReplay.load(run_dir / "episodes") if resume else EpisodeReplay(run_dir / "episodes")
@@ -202,6 +204,11 @@ class Trainer:
         self.logger.scalars("health", {"nonfinite_updates_skipped": learner.nonfinite_skipped,
                                        "restores_of_last_good_weights": learner.restores}, step)
         self.logger.scalars("llm", self.agent.llm_stats(), step)  # nothing without --proposer llm
+        costs = episode.extras.get("cost")
+        if costs is not None:  # the cost after each action (the first row is the reset state's)
+            self.logger.scalars("train", {"episode_cost": float(costs[1:].sum()),
+                                          "violation_rate": float(costs[1:].mean())}, step)
+        self.logger.scalars("safety", self.agent.safety_stats(), step)
         bar.set_postfix(ret=f"{episode.total_reward:.1f}", sps=f"{perf['env_steps_per_s']:.1f}")
         if not self.pretrained and self.env_steps >= cfg.seed_steps:
             self._pretrain()
@@ -246,13 +253,32 @@ class Trainer:
             if f.tell() == 0:
                 f.write("env_steps,return_mean,return_std,episodes,wall_seconds\n")
             f.write(f"{step},{result.mean:.3f},{result.std:.3f},{len(result.returns)},{self.wall_seconds:.1f}\n")
+        _log_eval_safety(self.logger, self.run_dir, step, result)
         self.num_evals += 1
         self.last_eval_step = step
 
 
+def _log_eval_safety(logger: RunLogger, run_dir: Path, step: int, result: EvalResult) -> None:
+    """Violations of the evaluation episodes and the safety head's precision/recall on them."""
+    if result.costs is None:
+        return
+    logger.scalars("eval", {"episode_cost": float(np.mean(result.costs)),
+                            "violation_rate": result.violation_rate}, step)
+    head = {"precision": result.precision, "recall": result.recall}
+    logger.scalars("safety", {k: v for k, v in head.items() if np.isfinite(v)}, step)
+    with open(run_dir / "eval_safety.csv", "a") as f:
+        if f.tell() == 0:
+            f.write("env_steps,episode_cost_mean,violation_rate,head_precision,head_recall\n")
+        f.write(f"{step},{np.mean(result.costs):.3f},{result.violation_rate:.4f},{result.precision:.4f},"
+                f"{result.recall:.4f}\n")
+
+
 def _extras(info: dict) -> dict[str, np.ndarray] | None:
-    """Keep the proprioceptive state of pixel runs for videos and later models."""
-    return {"state": np.asarray(info["state"], np.float32)} if "state" in info else None
+    """Keep the proprioceptive state of pixel runs (videos, later models) and the safety cost."""
+    extras = {"state": np.asarray(info["state"], np.float32)} if "state" in info else {}
+    if "cost" in info:
+        extras["cost"] = np.float32(info["cost"])
+    return extras or None
 
 
 def _accumulate(total: dict[str, float], values: dict[str, float]) -> None:

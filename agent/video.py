@@ -12,6 +12,11 @@ from PIL import Image, ImageDraw
 
 REAL_COLOUR = (235, 235, 235)
 IMAGINED_COLOUR = (255, 140, 0)
+# Safety marks on the real frames: the env's violation as an outer red border, the safety
+# head's "unsafe" prediction as an inner yellow one (both can show at once).
+VIOLATION_COLOUR = (230, 30, 30)
+PREDICTED_UNSAFE_COLOUR = (255, 220, 0)
+BORDER = 2
 
 
 def frames_from_decoder(decoded: np.ndarray) -> np.ndarray:
@@ -59,3 +64,16 @@ def side_by_side_video(real_frames: np.ndarray, right: np.ndarray | None = None,
             other[:, x] = (120, 200, 255)
         out.append(np.concatenate([real_frames[t], other], axis=1))
     return np.stack(out)
+
+
+def mark_safety(frames: np.ndarray, flags: list[tuple[bool, bool]]) -> np.ndarray:
+    """Border each (T, H, W, 3) frame by its (predicted unsafe, really unsafe) flags; a new array."""
+    out = frames.copy()
+    b = BORDER
+    for frame, (predicted, actual) in zip(out, flags):
+        if actual:
+            frame[:b], frame[-b:], frame[:, :b], frame[:, -b:] = (VIOLATION_COLOUR,) * 4
+        if predicted:
+            inner = frame[b:-b, b:-b]
+            inner[:b], inner[-b:], inner[:, :b], inner[:, -b:] = (PREDICTED_UNSAFE_COLOUR,) * 4
+    return out

@@ -18,8 +18,13 @@ from .registry import (  # noqa: E402
     list_env_names,
     resolve_env_name,
 )
+from .safety import CONSTRAINTS, FAMILY_LIMITS, SafetyConfig, parse_safety_limits  # noqa: E402
 
 __all__ = [
+    "CONSTRAINTS",
+    "FAMILY_LIMITS",
+    "SafetyConfig",
+    "parse_safety_limits",
     "EnvSpec",
     "UnknownEnvError",
     "format_env_list",

@@ -5,25 +5,31 @@ from numbers import Integral
 
 import gymnasium as gym
 
+from .fused import FusedObservation
 from .registry import EnvSpec, resolve_env_name
+from .safety import SafetyConfig, SafetyCost
 from .wrappers import ActionRepeat, Described, PixelObservation
 
-OBS_MODES = ("state", "pixels", "both")
+OBS_MODES = ("state", "pixels", "both", "fused")
 
 
 def make_env(name: str, *, obs: str = "state", action_repeat: int | None = None,
-             image_size: int = 64, seed: int | None = None) -> gym.Env:
+             image_size: int = 64, seed: int | None = None,
+             safety: SafetyConfig | None = None) -> gym.Env:
     """Build the env called ``name`` (canonical name or alias, see `list_env_names`).
 
     Args:
         name: e.g. ``"reacher-easy"``, ``"cheetah"``, ``"Hopper-v5"``.
         obs: ``"state"`` (float32 vector), ``"pixels"`` (HxWx3 uint8 frame, state
-            in ``info["state"]``) or ``"both"`` (dict with ``"state"`` and ``"pixels"``).
+            in ``info["state"]``), ``"both"`` (dict with ``"state"`` and ``"pixels"``) or
+            ``"fused"`` (both in one uint8 row, see `envs.fused`; state also in ``info``).
         action_repeat: env steps per agent decision; ``None`` uses the suite
             default (2 for dm_control, 1 for Gymnasium).
         image_size: side of the square rendered frames.
         seed: seeds the env (through one reset) and action sampling, so a run is
             reproducible; later ``reset()`` calls without a seed continue from it.
+        safety: limits of the safety cost every env reports in ``info["cost"]``
+            (see `envs.safety`); ``None`` uses the family's defaults.
 
     Returns:
         A `gymnasium.Env` with actions in [-1, 1]. Its outermost layer has the
@@ -42,10 +48,13 @@ def make_env(name: str, *, obs: str = "state", action_repeat: int | None = None,
     _check_positive_int("image_size", image_size)
 
     env, inner_steps, field_names = _make_base(spec, image_size)
+    env = SafetyCost(env, spec.domain, safety)  # under the repeat: every control step is checked
     if repeat > 1:
         env = ActionRepeat(env, repeat)
     if obs != "state":
-        env = PixelObservation(env, image_size, mode=obs)
+        env = PixelObservation(env, image_size, mode="both" if obs == "fused" else obs)
+    if obs == "fused":
+        env = FusedObservation(env)
     env = Described(env, env_name=spec.name, action_repeat=repeat,
                     max_episode_steps=math.ceil(inner_steps / repeat),
                     obs_field_names=field_names)

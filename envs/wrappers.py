@@ -7,6 +7,8 @@ import numpy as np
 from gymnasium import spaces
 from PIL import Image
 
+from .safety import merge_costs
+
 PIXEL_MODES = ("pixels", "both")
 
 
@@ -14,7 +16,8 @@ class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Repeat each action ``repeat`` times and sum the rewards.
 
     Stops early when the inner env terminates or truncates, so one wrapped
-    step is one agent decision and episode limits count decisions.
+    step is one agent decision and episode limits count decisions. Safety costs
+    in ``info`` are the worst of the repeated steps, not the last one's.
     """
 
     def __init__(self, env: gym.Env, repeat: int) -> None:
@@ -26,13 +29,14 @@ class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Apply ``action`` up to ``repeat`` times; return the last obs and the summed reward."""
-        total = 0.0
+        total, worst = 0.0, {}
         for _ in range(self.action_repeat):
             obs, reward, terminated, truncated, info = self.env.step(action)
             total += float(reward)
+            worst = merge_costs(worst, info)
             if terminated or truncated:
                 break
-        return obs, total, terminated, truncated, info
+        return obs, total, terminated, truncated, worst
 
 
 class PixelObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):

@@ -6,6 +6,7 @@ import torch
 
 from planners.cem import CEMPlanner
 from planners.config import CEMConfig, MPPIConfig, SamplingConfig
+from planners.constraint import ConstraintConfig, PlanConstraint, SafetyFn
 from planners.model import LatentModel, PolicyPriorFn, TerminalValueFn
 from planners.mppi import MPPIPlanner
 from planners.sampling import BoundLike, SamplingPlanner
@@ -23,8 +24,11 @@ def make_planner(
     terminal_value: TerminalValueFn | None = None,
     policy_prior: PolicyPriorFn | None = None,
     device: str | torch.device = "cpu",
+    constraint: PlanConstraint | None = None,
 ) -> SamplingPlanner:
-    """Build a planner by name (``"cem"`` or ``"mppi"``); ``config=None`` means defaults."""
+    """Build a planner by name (``"cem"`` or ``"mppi"``); ``config=None`` means defaults.
+
+    ``constraint`` bounds each plan's predicted safety cost (``planners.constraint``)."""
     key = name.strip().lower() if isinstance(name, str) else name
     if key not in _PLANNERS:
         raise ValueError(f"planner name {name!r} is invalid; accepted: {sorted(_PLANNERS)}")
@@ -37,17 +41,21 @@ def make_planner(
         terminal_value=terminal_value,
         policy_prior=policy_prior,
         device=device,
+        constraint=constraint,
     )
 
 
 __all__ = [
     "CEMConfig",
     "CEMPlanner",
+    "ConstraintConfig",
     "LatentModel",
     "MPPIConfig",
     "MPPIPlanner",
+    "PlanConstraint",
     "PolicyPriorFn",
     "SamplingConfig",
+    "SafetyFn",
     "SamplingPlanner",
     "TerminalValueFn",
     "make_planner",

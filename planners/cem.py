@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from planners.config import CEMConfig
+from planners.constraint import PlanConstraint
 from planners.model import LatentModel, PolicyPriorFn, TerminalValueFn
 from planners.sampling import BoundLike, SamplingPlanner
 
@@ -32,6 +33,7 @@ class CEMPlanner(SamplingPlanner):
         terminal_value: TerminalValueFn | None = None,
         policy_prior: PolicyPriorFn | None = None,
         device: str | torch.device = "cpu",
+        constraint: PlanConstraint | None = None,
     ) -> None:
         config = CEMConfig() if config is None else config
         if not isinstance(config, CEMConfig):
@@ -46,4 +48,5 @@ class CEMPlanner(SamplingPlanner):
             terminal_value=terminal_value,
             policy_prior=policy_prior,
             device=device,
+            constraint=constraint,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from planners.config import MPPIConfig
+from planners.constraint import PlanConstraint
 from planners.model import LatentModel, PolicyPriorFn, TerminalValueFn
 from planners.sampling import BoundLike, EliteWeighting, SamplingPlanner
 
@@ -36,6 +37,7 @@ class MPPIPlanner(SamplingPlanner):
         terminal_value: TerminalValueFn | None = None,
         policy_prior: PolicyPriorFn | None = None,
         device: str | torch.device = "cpu",
+        constraint: PlanConstraint | None = None,
     ) -> None:
         config = MPPIConfig() if config is None else config
         if not isinstance(config, MPPIConfig):
@@ -50,4 +52,5 @@ class MPPIPlanner(SamplingPlanner):
             terminal_value=terminal_value,
             policy_prior=policy_prior,
             device=device,
+            constraint=constraint,
         )

@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 import torch
 
 from planners.config import SamplingConfig
+from planners.constraint import PlanConstraint
 from planners.model import LatentModel, PolicyPriorFn, TerminalValueFn
 
 EliteWeighting = Callable[[torch.Tensor], torch.Tensor]
@@ -85,6 +86,7 @@ class _Workspace:
     actions: torch.Tensor  # (H, N_total, A)
     returns: torch.Tensor  # (N_total,)
     noise: torch.Tensor  # (H, N, A)
+    costs: torch.Tensor | None = None  # (N_total,) predicted cumulative P(unsafe), with a constraint only
 
 
 class SamplingPlanner:
@@ -102,6 +104,12 @@ class SamplingPlanner:
     candidate: the drawn one with ``explore=True``, else the best one, since
     the mean blends elites), ``candidate_best_return`` (NaN without
     candidates) and ``num_candidates``. Flags are 0.0 / 1.0.
+
+    With a ``constraint`` (``planners.constraint``), plans are ranked by its scores
+    instead of their returns, and ``last_stats`` also holds ``no_feasible_plan`` (no
+    sample was within the safety budget, so the safest one was taken), ``plan_cost``
+    (predicted cumulative P(unsafe) of the plan acted on), ``feasible_fraction`` and
+    ``safety_multiplier``. Without one, nothing extra is computed.
     """
 
     def __init__(
@@ -115,6 +123,7 @@ class SamplingPlanner:
         terminal_value: TerminalValueFn | None = None,
         policy_prior: PolicyPriorFn | None = None,
         device: str | torch.device = "cpu",
+        constraint: PlanConstraint | None = None,
     ) -> None:
         if not isinstance(model, LatentModel):
             raise TypeError(
@@ -128,6 +137,7 @@ class SamplingPlanner:
         self.weighting = weighting
         self.terminal_value = terminal_value
         self.policy_prior = policy_prior
+        self.constraint = constraint
         self.device = torch.device(device)
         self.action_low, self.action_high = action_bounds(
             action_low, action_high, action_dim, self.device
@@ -211,10 +221,11 @@ class SamplingPlanner:
         n_cand = 0 if cand is None else cand.shape[1]
         n_fixed = n_policy + n_cand
         ws = self._get_workspace(n_fixed + cfg.num_samples)
-        actions, returns = ws.actions, ws.returns
+        actions, returns, costs = ws.actions, ws.returns, ws.costs
 
         if n_policy:
-            self._rollout(z0, actions[:, :n_policy], returns[:n_policy], self.policy_prior)
+            self._rollout(z0, actions[:, :n_policy], returns[:n_policy], self.policy_prior,
+                          None if costs is None else costs[:n_policy])
         if cand is not None:
             actions[:, n_policy:n_fixed].copy_(cand)
 
@@ -226,9 +237,10 @@ class SamplingPlanner:
             sampled.clamp_(self.action_low, self.action_high)
             # Candidates join the first batch so they cost no extra rollout.
             start = n_policy if i == 0 else n_fixed
-            self._rollout(z0, actions[:, start:], returns[start:])
+            self._rollout(z0, actions[:, start:], returns[start:], costs=None if costs is None else costs[start:])
 
-            elite_returns, elite_idx = torch.topk(returns, cfg.num_elites, sorted=True)
+            scores = returns if costs is None else self.constraint.scores(returns, costs)
+            elite_returns, elite_idx = torch.topk(scores, cfg.num_elites, sorted=True)
             elites = actions.index_select(1, elite_idx)
             weights = self.weighting(elite_returns)
             new_mean, new_std = weighted_moments(elites, weights)
@@ -237,7 +249,10 @@ class SamplingPlanner:
             mean = new_mean
             std = new_std.clamp_(cfg.min_std, cfg.init_std)
 
-        if explore:
+        if costs is not None:
+            action, mean, pick, safety_stats = self._constrained_choice(
+                z0, mean, std, elites, elite_idx, weights, costs, explore)
+        elif explore:
             pick = int(torch.multinomial(weights.float(), 1))
             noise = torch.randn(self.action_dim, device=self.device)
             action = elites[0, pick] + std[0] * noise
@@ -250,7 +265,48 @@ class SamplingPlanner:
         self.last_stats = self._stats(
             returns, elite_returns, elite_idx, weights, std, n_policy, n_cand, pick
         )
+        if costs is not None:
+            self.last_stats.update(safety_stats)
         return action.detach().to(device="cpu", dtype=torch.float32).clone()
+
+    def _constrained_choice(
+        self, z0: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, elites: torch.Tensor,
+        elite_idx: torch.Tensor, weights: torch.Tensor, costs: torch.Tensor, explore: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor, int, dict[str, float]]:
+        """The action and the plan to act on under the safety constraint.
+
+        No feasible sample: the safest sample, unperturbed. Exploring: an elite drawn by
+        weight among the feasible ones. Otherwise the mean plan if it is itself within
+        budget (the mean of plans that pass an obstacle on either side can cross it),
+        else, under the chance constraint, the best feasible elite.
+        """
+        constraint = self.constraint
+        assert constraint is not None
+        feasible = constraint.feasible(costs)
+        elite_feasible = feasible[elite_idx]
+        pick = 0
+        if not bool(feasible.any()):
+            safest = int(torch.argmin(costs))
+            plan, cost = self._workspace.actions[:, safest].clone(), float(costs[safest])
+            action = plan[0]
+        elif explore:
+            w = weights.float() * elite_feasible if constraint.config.mode == "chance" else weights.float()
+            pick = int(torch.multinomial(w, 1))
+            plan, cost = elites[:, pick], float(costs[elite_idx[pick]])
+            noise = torch.randn(self.action_dim, device=self.device)
+            action = torch.clamp(plan[0] + std[0] * noise, self.action_low, self.action_high)
+            plan = mean
+        else:
+            mean_cost = torch.empty(1, device=self.device)
+            self._rollout(z0, mean.unsqueeze(1).clone(), torch.empty(1, device=self.device), costs=mean_cost)
+            plan, cost = mean, float(mean_cost)
+            if constraint.config.mode == "chance" and cost > constraint.config.budget:
+                plan, cost = elites[:, 0], float(costs[elite_idx[0]])  # ranked first: feasible
+            action = plan[0]
+        constraint.update(cost)
+        stats = {"no_feasible_plan": float(not bool(feasible.any())), "plan_cost": cost,
+                 "feasible_fraction": float(feasible.float().mean()), "safety_multiplier": constraint.multiplier}
+        return action, plan, pick, stats
 
     def _encode(self, obs: torch.Tensor) -> torch.Tensor:
         z0 = self.model.initial_latent(obs.to(self.device))
@@ -285,6 +341,7 @@ class SamplingPlanner:
                 actions=torch.empty(h, total, a, device=self.device),
                 returns=torch.empty(total, device=self.device),
                 noise=torch.empty(h, n, a, device=self.device),
+                costs=torch.empty(total, device=self.device) if self.constraint is not None else None,
             )
             self._workspace = ws
         return ws
@@ -310,20 +367,26 @@ class SamplingPlanner:
         actions: torch.Tensor,
         returns: torch.Tensor,
         policy: PolicyPriorFn | None = None,
+        costs: torch.Tensor | None = None,
     ) -> None:
         """Discounted return of every column of ``actions`` ``(H, n, A)`` into ``returns``.
 
         With ``policy``, the actions are produced by it along the rollout and
-        written (clipped) into ``actions``.
+        written (clipped) into ``actions``. With ``costs``, the constraint's
+        undiscounted sum of per-step P(unsafe) goes there.
         """
         n = actions.shape[1]
         z = z0.expand(n, -1).contiguous()
         returns.zero_()
+        if costs is not None:
+            costs.zero_()
         discount = 1.0
         for t in range(self.config.horizon):
             a_t = actions[t]
             if policy is not None:
                 a_t.copy_(torch.clamp(policy(z).float(), self.action_low, self.action_high))
+            if costs is not None:
+                costs.add_(self.constraint.step_cost(z, a_t))
             z, reward = self._step(z, a_t)
             returns.add_(reward.reshape(n), alpha=discount)
             discount *= self.config.discount
