@@ -134,9 +134,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             run_dir = new_run_dir(args.logdir, cfg)
     _check_llm_extra(cfg)
+    _check_pixel_rendering(cfg)
     print(f"run directory: {run_dir}", flush=True)
-    Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress).train()
-    return 0
+    return Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress).train()
 
 
 def _section_of(name: str) -> str:
@@ -150,6 +150,29 @@ def _check_env_name(name: str) -> None:
     from envs import resolve_env_name
 
     resolve_env_name(name)  # raises UnknownEnvError with the closest names
+
+
+def _check_pixel_rendering(cfg: RunConfig) -> None:
+    """Pixel observations cannot fall back to proprioception (the model reads frames), so a
+    renderer that cannot start is refused up front, in one line, before a run directory exists."""
+    if cfg.env.obs != "pixels":
+        return
+    import os
+
+    from envs import make_env
+
+    env = make_env(cfg.env.name, obs="state", action_repeat=cfg.env.action_repeat or None,
+                   image_size=cfg.env.image_size)
+    try:
+        env.reset(seed=0)
+        env.render()
+    except Exception as exc:  # noqa: BLE001 - GL backends fail with many exception types
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise UserError(f"--obs pixels: cannot render with MUJOCO_GL={os.environ.get('MUJOCO_GL', '')!r} ({reason}); "
+                        "accepted: MUJOCO_GL=egl (headless), osmesa (software) or glfw (a display), "
+                        "or train from proprioception with --obs state") from None
+    finally:
+        env.close()
 
 
 def _check_llm_extra(cfg: RunConfig) -> None:

@@ -23,6 +23,7 @@ class EvalResult:
     plan_ms_per_action: float
     video: np.ndarray | None = None          # (T, H, W, 3) uint8
     trace_image: np.ndarray | None = None    # (H, W, 3) uint8, proprioceptive runs only
+    video_error: str | None = None           # why the video was skipped (rendering failed)
 
     @property
     def mean(self) -> float:
@@ -37,7 +38,7 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
              rng: np.random.Generator) -> EvalResult:
     """Run ``episodes`` planner episodes on fixed reset seeds; record the first as a video."""
     returns, lengths, plan_seconds, decisions = [], [], 0.0, 0
-    video = trace = None
+    video = trace = video_error = None
     pixels = len(env.observation_space.shape or ()) == 3
     for i in range(episodes):
         obs, info = env.reset(seed=EVAL_SEED_OFFSET + seed * 1000 + i)
@@ -45,7 +46,9 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
         recording = record_video and i == 0
         observations, states, frames, actions = [obs], [info.get("state", obs)], [], []
         if recording:
-            frames.append(obs if pixels else env.render())
+            frame, video_error = _frame(env, obs, pixels)
+            recording = frame is not None
+            frames.append(frame)
         total, done, steps = 0.0, False, 0
         while not done:
             start = time.perf_counter()
@@ -60,13 +63,29 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
                 observations.append(obs)
                 states.append(info.get("state", obs))
                 actions.append(action)
-                frames.append(obs if pixels else env.render())
+                frame, video_error = _frame(env, obs, pixels)
+                recording = frame is not None
+                frames.append(frame)
         returns.append(total)
         lengths.append(steps)
         if recording:
             video, trace = _rollout_video(agent, np.stack(observations), np.stack(states), np.stack(frames),
                                           np.stack(actions), pixels)
-    return EvalResult(returns, lengths, 1000.0 * plan_seconds / max(decisions, 1), video, trace)
+    return EvalResult(returns, lengths, 1000.0 * plan_seconds / max(decisions, 1), video, trace, video_error)
+
+
+def _frame(env: gym.Env, obs: np.ndarray, pixels: bool) -> tuple[np.ndarray | None, str | None]:
+    """The video frame of this step, or (None, why) when the renderer fails.
+
+    A video is a nice-to-have: a broken GL context (EGL/OSMesa errors come in many
+    exception types) drops the video, never the evaluation or the run.
+    """
+    if pixels:
+        return obs, None
+    try:
+        return env.render(), None
+    except Exception as exc:  # noqa: BLE001 - any renderer failure only costs the video
+        return None, f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def _rollout_video(agent: WorldModelAgent, observations: np.ndarray, states: np.ndarray, frames: np.ndarray,
