@@ -6,6 +6,7 @@ from numbers import Integral
 import gymnasium as gym
 
 from .registry import EnvSpec, resolve_env_name
+from .stability import PhysicsGuard
 from .wrappers import ActionRepeat, Described, PixelObservation
 
 OBS_MODES = ("state", "pixels", "both")
@@ -42,6 +43,7 @@ def make_env(name: str, *, obs: str = "state", action_repeat: int | None = None,
     _check_positive_int("image_size", image_size)
 
     env, inner_steps, field_names = _make_base(spec, image_size)
+    env = PhysicsGuard(env)  # a diverged simulation ends the episode, not the run
     if repeat > 1:
         env = ActionRepeat(env, repeat)
     if obs != "state":
