@@ -25,7 +25,7 @@ from agent.agent import build_agent
 from agent.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from agent.config import ConfigError, RunConfig
 from agent.evaluate import evaluate
-from agent.logger import RunLogger
+from agent.logger import RunLogger, append_log
 from agent.replay import EpisodeBuilder, EpisodeReplay
 from envs import make_env
 
@@ -240,8 +240,10 @@ class Trainer:
             done = terminated or truncated
             if info.get("physics_unstable"):
                 self.physics_unstable_episodes += 1
-                self.logger.warning(f"episode {episode_index} ended at step {len(builder)}: the simulation became "
-                                    f"unstable ({info.get('physics_unstable_reason', '?')}); the env is reset")
+                # envs.stability already warned on stderr; keep the event in the run's own log too
+                append_log(self.run_dir, f"warning: episode {episode_index} ended at step {len(builder)}: the "
+                                         f"simulation became unstable ({info.get('physics_unstable_reason', '?')}); "
+                                         f"the env is reset")
             if self.pretrained:
                 self.update_debt += cfg.learn.utd
                 t0 = time.perf_counter()
