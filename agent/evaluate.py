@@ -114,7 +114,7 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int) -> dict:
     elif not path.is_file():
         raise CheckpointError(f"{path}: no such file or directory; expected a run directory or a checkpoint file")
     state = load_checkpoint(path)
-    cfg = RunConfig.from_dict(state["config"])
+    cfg = RunConfig.from_saved(state["config"])
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
     env = make_env(cfg.env.name, obs=cfg.env.obs, action_repeat=cfg.env.action_repeat or None,

@@ -20,7 +20,9 @@ import agent.replay
 from agent.checkpoint import list_checkpoints, load_checkpoint
 from agent.cli import main
 from agent.replay import EpisodeReplay, episode_files
-from tests.test_cli import TINY
+from tests.test_cli import TINY as CLI_TINY
+
+TINY = [*CLI_TINY, "--threads", "1"]  # one thread: two spin against each other on a busy machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
