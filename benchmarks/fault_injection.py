@@ -164,8 +164,8 @@ def main() -> None:
         "temp_files_left_after_kills": sum(k.temp_files_left for k in kills),
         "wall_seconds": round(time.time() - started, 1),
         "command": "python benchmarks/fault_injection.py " + shlex.join(sys.argv[1:]),
-        "train_command_first": shlex.join(train_command(Path("RUN"), args, 10**7, True)[1:]),
-        "train_command_resume": shlex.join(train_command(Path("RUN"), args, 10**7, False)[1:]),
+        "train_command_first": shlex.join(train_command(Path("RUN"), args, 10**7, True)[3:]),
+        "train_command_resume": shlex.join(train_command(Path("RUN"), args, 10**7, False)[3:]),
         "machine": f"{platform.platform()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "per_kill": [asdict(k) for k in kills],
     }
@@ -190,8 +190,8 @@ def main() -> None:
 
 Command: `{result['command']}` ({result['wall_seconds']} s on {result['machine']})
 
-Each round runs `python -m agent.cli train {result['train_command_resume']}` (the first round:
-`train {result['train_command_first']}`), waits for the run's next finished episode, then a random
+Each round runs `python -m agent.cli {result['train_command_resume']}` (the first round:
+`{result['train_command_first']}`), waits for the run's next finished episode, then a random
 0-{args.max_delay} s more, and sends SIGKILL. The finished episode files (name and SHA-256) are recorded
 after every kill. A last `--resume --steps {target}` must train to its target and exit 0.
 
