@@ -34,11 +34,15 @@ def save_checkpoint(directory: Path, env_steps: int, payload: dict[str, Any], ke
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt_{env_steps:09d}.pt"
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        torch.save({"format_version": FORMAT_VERSION, **payload}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save({"format_version": FORMAT_VERSION, **payload}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave a half file taking the space
+        raise
     for old in list_checkpoints(directory)[:-keep]:
         old.unlink()
     return path

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from agent.checkpoint import CheckpointError
-from agent.config import ConfigError, EnvConfig, LearnConfig, ModelConfig, PlanConfig, RunConfig
+from agent.config import ConfigError, EnvConfig, LearnConfig, ModelConfig, PlanConfig, RunConfig, read_json
 
 from envs import UnknownEnvError
 
@@ -49,8 +49,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         if f.type in ("bool", bool):
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
-            kwargs["type"] = {"int": int, "float": float, "str": str}[str(f.type)]
-            kwargs["metavar"] = str(f.type).upper()
+            kwargs["type"] = {"int": int, "float": float, "str": str, "int | None": int}[str(f.type)]
+            kwargs["metavar"] = str(f.type).split(" ")[0].upper()
             if "choices" in f.metadata:
                 kwargs["choices"] = f.metadata["choices"]
                 kwargs.pop("metavar")
@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--logdir", type=Path, default=Path("runs"), help="parent of the run directory (default: runs)")
     train.add_argument("--run-name", help="name of the run directory under --logdir (default: env-obs-planner-seed-time)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    train.add_argument("--override", metavar="KEY[,KEY]", default="",
+                       help="with --resume: config keys the given options may change (others are refused, "
+                            "since they would silently make a different run); e.g. --override lr,utd")
+    train.add_argument("--config", type=Path, metavar="FILE.json",
+                       help="settings from a JSON file shaped like a run's config.json (any subset of it); "
+                            "options on the command line override it")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and CI)")
     _add_config_options(train)
 
@@ -137,20 +143,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     from agent.trainer import CONFIG_FILE, Trainer, new_run_dir, pick_device
 
     given = _given(args)
+    if args.override and args.resume is None:
+        raise UserError(f"--override {args.override}: only with --resume (a new run takes any option)")
     if args.resume is not None:
         run_dir = args.resume
+        if args.config is not None:
+            raise UserError(f"--config {args.config} with --resume: a resumed run keeps its {CONFIG_FILE}; "
+                            "change values with options and --override KEY")
         if not (run_dir / CONFIG_FILE).is_file():
-            raise UserError(f"--resume {run_dir}: not a run directory (no {CONFIG_FILE} in it)")
+            raise UserError(f"--resume {run_dir}: not a run directory (no {CONFIG_FILE} in it); expected a "
+                            "directory written by 'wm-agent train'")
         cfg = RunConfig.load(run_dir / CONFIG_FILE)
-        changed = sorted(k for k, v in given.items() if k not in RESUMABLE_OVERRIDES
-                         and v != getattr(getattr(cfg, _section_of(k), cfg), k))
-        if changed:
-            raise UserError(f"--resume keeps the run's config; cannot change {', '.join(changed)} "
-                            f"(may change: {', '.join(sorted(RESUMABLE_OVERRIDES))})")
+        changes = _resume_changes(cfg, given, _override_keys(args.override))
         apply_overrides(cfg, given).validate()
         cfg.save(run_dir / CONFIG_FILE)
+        if changes:
+            from agent.logger import append_log
+
+            append_log(run_dir, "resumed with a changed config: " + ", ".join(changes))
     else:
-        cfg = apply_overrides(RunConfig(), given).validate()
+        base = _read_config_file(args.config) if args.config is not None else RunConfig()
+        cfg = apply_overrides(base, given).validate()
         _check_env_name(cfg.env.name)
         pick_device(cfg.device)  # refuse 'cuda' without CUDA before a run directory exists
         if args.run_name:
@@ -160,9 +173,47 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             run_dir = new_run_dir(args.logdir, cfg)
     _check_llm_extra(cfg)
+    _check_pixel_rendering(cfg)
     print(f"run directory: {run_dir}", flush=True)
-    Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress).train()
-    return 0
+    return Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress).train()
+
+
+def _read_config_file(path: Path) -> RunConfig:
+    try:
+        return RunConfig.from_dict(read_json(path))
+    except ConfigError as exc:
+        raise UserError(f"--config {path}: {exc}") from None
+
+
+def _override_keys(text: str) -> set[str]:
+    """``lr,plan-horizon`` -> {"lr", "plan_horizon"}; option spellings and config names both work."""
+    fields = {f.name for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
+    fields |= {f.name for f in dataclasses.fields(RunConfig) if f.name not in SECTIONS}
+    by_option = {_option(name)[2:]: name for name in fields}
+    keys = set()
+    for word in filter(None, (w.strip() for w in text.split(","))):
+        key = by_option.get(word, word.replace("-", "_"))
+        if key not in fields:
+            raise UserError(f"--override {word}: not a config key; expected config keys such as "
+                            f"lr, utd, plan_horizon (see 'wm-agent train --help')")
+        keys.add(key)
+    return keys
+
+
+def _resume_changes(cfg: RunConfig, given: dict[str, Any], overrides: set[str]) -> list[str]:
+    """'key: old -> new' for each changed value; refuses changes that neither may change nor are overridden."""
+    changed = {k: (getattr(getattr(cfg, _section_of(k), cfg), k), v) for k, v in given.items()}
+    changed = {k: olds_news for k, olds_news in changed.items() if olds_news[0] != olds_news[1]}
+    refused = sorted(k for k in changed if k not in RESUMABLE_OVERRIDES | overrides)
+    if refused:
+        what = ", ".join(f"{k} ({changed[k][0]!r} -> {changed[k][1]!r})" for k in refused)
+        raise UserError(f"--resume keeps the run's config; cannot change {what} without --override "
+                        f"{','.join(refused)} (may change without it: {', '.join(sorted(RESUMABLE_OVERRIDES))})")
+    unused = sorted(overrides - set(changed))
+    if unused:
+        raise UserError(f"--override {','.join(unused)}: no option given changes it; give the new value too, "
+                        f"e.g. {_option(unused[0])} VALUE")
+    return [f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(changed.items())]
 
 
 def _section_of(name: str) -> str:
@@ -176,6 +227,29 @@ def _check_env_name(name: str) -> None:
     from envs import resolve_env_name
 
     resolve_env_name(name)  # raises UnknownEnvError with the closest names
+
+
+def _check_pixel_rendering(cfg: RunConfig) -> None:
+    """Pixel observations cannot fall back to proprioception (the model reads frames), so a
+    renderer that cannot start is refused up front, in one line, before a run directory exists."""
+    if cfg.env.obs != "pixels":
+        return
+    import os
+
+    from envs import make_env
+
+    env = make_env(cfg.env.name, obs="state", action_repeat=cfg.env.action_repeat or None,
+                   image_size=cfg.env.image_size)
+    try:
+        env.reset(seed=0)
+        env.render()
+    except Exception as exc:  # noqa: BLE001 - GL backends fail with many exception types
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise UserError(f"--obs pixels: cannot render with MUJOCO_GL={os.environ.get('MUJOCO_GL', '')!r} ({reason}); "
+                        "accepted: MUJOCO_GL=egl (headless), osmesa (software) or glfw (a display), "
+                        "or train from proprioception with --obs state") from None
+    finally:
+        env.close()
 
 
 def _check_llm_extra(cfg: RunConfig) -> None:

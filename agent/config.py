@@ -31,7 +31,8 @@ class EnvConfig:
     name: str = _f("reacher", "environment name or alias (see 'wm-agent envs')")
     obs: str = _f("state", "observation: 'state' (proprioceptive vector) or 'pixels' (64x64 RGB)",
                   choices=("state", "pixels"))
-    action_repeat: int = _f(0, "physics steps per agent decision; 0 = suite default (2 dm_control, 1 Gymnasium)")
+    action_repeat: int | None = _f(None, "physics steps per agent decision; not given = suite default "
+                                         "(2 dm_control, 1 Gymnasium)")
     image_size: int = _f(64, "rendered frame side in pixels (pixel observations and videos)")
     safety_limits: str = _f("", "override safety limits of the env family, e.g. 'joint_speed=4,contact_force=30' "
                                 "(constraints: joint_speed, contact_force, upright; see README)")
@@ -157,7 +158,8 @@ class RunConfig:
             (self.threads >= 0, "threads", self.threads, "an integer >= 0"),
             (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "device", self.device,
              "'auto', 'cpu', 'cuda' or 'cuda:N'"),
-            (self.env.action_repeat >= 0, "action_repeat", self.env.action_repeat, "an integer >= 1, or 0 for the suite default"),
+            (self.env.action_repeat is None or self.env.action_repeat >= 1, "action_repeat", self.env.action_repeat,
+             "an integer >= 1 (leave it out for the suite default)"),
             (self.env.image_size in (16, 32, 64, 128, 256), "image_size", self.env.image_size, "one of 16, 32, 64, 128, 256"),
             (self.model.latent_dim >= 1, "latent_dim", self.model.latent_dim, "an integer >= 1"),
             (self.model.hidden_dim >= 1, "hidden_dim", self.model.hidden_dim, "an integer >= 1"),
@@ -224,26 +226,66 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
-        """Rebuild from ``to_dict`` output; unknown keys are a ConfigError."""
-        sections = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan": PlanConfig}
+        """Rebuild from ``to_dict`` output (any subset of it); unknown keys and values of the
+        wrong type are a ConfigError. Ranges are `validate`'s job."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config must be a JSON object of sections and values; got {type(data).__name__}")
         kwargs: dict[str, Any] = {}
-        known = {f.name for f in dataclasses.fields(cls)}
+        fields = {f.name: f for f in dataclasses.fields(cls)}
         for key, value in data.items():
-            if key not in known:
-                raise ConfigError(f"unknown config key {key!r}: expected one of {sorted(known)}")
-            if key in sections:
-                sub_known = {f.name for f in dataclasses.fields(sections[key])}
-                bad = set(value) - sub_known
+            if key not in fields:
+                raise ConfigError(f"unknown config key {key!r}: expected one of {sorted(fields)}")
+            if key in SECTIONS:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"config key {key!r} must be an object of {key} settings; got {value!r}")
+                sub_fields = {f.name: f for f in dataclasses.fields(SECTIONS[key])}
+                bad = set(value) - set(sub_fields)
                 if bad:
-                    raise ConfigError(f"unknown config key {key}.{sorted(bad)[0]!r}: expected one of {sorted(sub_known)}")
-                kwargs[key] = sections[key](**value)
+                    raise ConfigError(f"unknown config key {key}.{sorted(bad)[0]!r}: expected one of {sorted(sub_fields)}")
+                kwargs[key] = SECTIONS[key](**{k: _typed(f"{key}.{k}", v, sub_fields[k]) for k, v in value.items()})
             else:
-                kwargs[key] = value
+                kwargs[key] = _typed(key, value, fields[key])
         return cls(**kwargs)
+
+    @classmethod
+    def from_saved(cls, data: dict[str, Any]) -> "RunConfig":
+        """Rebuild a config that this program wrote (config.json, checkpoints), older versions included."""
+        env = data.get("env")
+        if isinstance(env, dict) and env.get("action_repeat") == 0:  # before: 0 meant the suite default
+            data = {**data, "env": {**env, "action_repeat": None}}
+        return cls.from_dict(data)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> "RunConfig":
-        return cls.from_dict(json.loads(path.read_text()))
+        """A run's own config.json."""
+        return cls.from_saved(read_json(path))
+
+
+SECTIONS: dict[str, type] = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan": PlanConfig}
+# What each annotation accepts from JSON: bools are not ints here, and ints are fine floats.
+_ACCEPTED = {"int": ((int,), "an integer"), "float": ((int, float), "a number"), "bool": ((bool,), "true or false"),
+             "str": ((str,), "a string"), "int | None": ((int, type(None)), "an integer or null")}
+
+
+def _typed(name: str, value: Any, f: dataclasses.Field) -> Any:
+    """``value`` if it has the field's type (ints widened to float), else a one-line ConfigError."""
+    types, accepted = _ACCEPTED[str(f.type)]
+    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        raise ConfigError(f"invalid {name}={value!r}: expected {accepted}")
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"invalid {name}={value!r}: expected one of {', '.join(map(repr, choices))}")
+    return float(value) if str(f.type) == "float" else value
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; a missing or malformed file is a one-line ConfigError."""
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None

@@ -24,6 +24,7 @@ class EvalResult:
     plan_ms_per_action: float
     video: np.ndarray | None = None          # (T, H, W, 3) uint8
     trace_image: np.ndarray | None = None    # (H, W, 3) uint8, proprioceptive runs only
+    video_error: str | None = None           # why the video was skipped (rendering failed)
     costs: list[float] | None = None         # safety cost summed per episode (unsafe steps)
     violation_rate: float = float("nan")     # fraction of steps flagged unsafe by the env
     precision: float = float("nan")          # of the safety head (P >= 0.5) against the env's flags,
@@ -43,7 +44,7 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
     """Run ``episodes`` planner episodes on fixed reset seeds; record the first as a video."""
     returns, lengths, plan_seconds, decisions = [], [], 0.0, 0
     costs, step_costs, step_predicted = [], [], []
-    video = trace = None
+    video = trace = video_error = None
     pixels = len(env.observation_space.shape or ()) == 3
     for i in range(episodes):
         obs, info = env.reset(seed=EVAL_SEED_OFFSET + seed * 1000 + i)
@@ -52,7 +53,9 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
         observations, states, frames, actions = [obs], [info.get("state", obs)], [], []
         flags = [(False, info.get("cost", 0.0) > 0)]  # (predicted unsafe, really unsafe) per frame
         if recording:
-            frames.append(obs if pixels else env.render())
+            frame, video_error = _frame(env, obs, pixels)
+            recording = frame is not None
+            frames.append(frame)
         total, cost, done, steps = 0.0, 0.0, False, 0
         while not done:
             start = time.perf_counter()
@@ -72,7 +75,9 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
                 observations.append(obs)
                 states.append(info.get("state", obs))
                 actions.append(action)
-                frames.append(obs if pixels else env.render())
+                frame, video_error = _frame(env, obs, pixels)
+                recording = frame is not None
+                frames.append(frame)
         returns.append(total)
         lengths.append(steps)
         costs.append(cost)
@@ -83,9 +88,23 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
     has_head = getattr(agent, "safety_head", None) is not None
     precision, recall = precision_recall(np.array(step_predicted), np.array(step_costs) > 0) if has_head \
         else (float("nan"), float("nan"))
-    return EvalResult(returns, lengths, 1000.0 * plan_seconds / max(decisions, 1), video, trace,
+    return EvalResult(returns, lengths, 1000.0 * plan_seconds / max(decisions, 1), video, trace, video_error,
                       costs=costs, violation_rate=float(np.mean(step_costs)) if step_costs else float("nan"),
                       precision=precision, recall=recall)
+
+
+def _frame(env: gym.Env, obs: np.ndarray, pixels: bool) -> tuple[np.ndarray | None, str | None]:
+    """The video frame of this step, or (None, why) when the renderer fails.
+
+    A video is a nice-to-have: a broken GL context (EGL/OSMesa errors come in many
+    exception types) drops the video, never the evaluation or the run.
+    """
+    if pixels:
+        return obs, None
+    try:
+        return env.render(), None
+    except Exception as exc:  # noqa: BLE001 - any renderer failure only costs the video
+        return None, f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def _rollout_video(agent: WorldModelAgent, observations: np.ndarray, states: np.ndarray, frames: np.ndarray,
@@ -114,7 +133,7 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int) -> dict:
     elif not path.is_file():
         raise CheckpointError(f"{path}: no such file or directory; expected a run directory or a checkpoint file")
     state = load_checkpoint(path)
-    cfg = RunConfig.from_dict(state["config"])
+    cfg = RunConfig.from_saved(state["config"])
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
     env = make_env(cfg.env.name, obs=cfg.env_obs_mode, action_repeat=cfg.env.action_repeat or None,

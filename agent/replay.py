@@ -77,12 +77,16 @@ def save_episode(ep: Episode, directory: Path, index: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"episode_{index:06d}_len{len(ep)}.npz"
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, obs=ep.obs, action=ep.action, reward=ep.reward, terminated=ep.terminated,
-                            **{f"extra_{k}": v for k, v in ep.extras.items()})
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, obs=ep.obs, action=ep.action, reward=ep.reward, terminated=ep.terminated,
+                                **{f"extra_{k}": v for k, v in ep.extras.items()})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a partial file behind (e.g. on a full disk)
+        raise
     return path
 
 
@@ -129,11 +133,20 @@ class EpisodeReplay:
         self._lengths: list[int] = []
         self._starts_cache: dict[int, np.ndarray] = {}
         self._extra_keys: list[str] = []
+        # Episodes whose file could not be written (full disk): kept here in index order and
+        # written before any later one, so the files on disk always stay contiguous.
+        self.unsaved: list[tuple[int, Episode]] = []
+        self.last_write_error: OSError | None = None
 
     def add(self, ep: Episode, persist: bool = True) -> None:
-        """Add a finished episode; write it to disk first when the replay has a directory."""
+        """Add a finished episode; write it to disk first when the replay has a directory.
+
+        A failed write (OSError, e.g. ENOSPC) does not lose the episode: it stays in memory and
+        in ``unsaved``, and is written again before the next episode's file (see `write_unsaved`).
+        """
         if persist and self.directory is not None:
-            save_episode(ep, self.directory, self.num_episodes)
+            self.unsaved.append((self.num_episodes, ep))
+            self.write_unsaved()
         # Flat layout per episode: T+1 observation rows; actions/rewards padded with one
         # trailing row so every array shares the observation's indexing.
         rows = {"obs": ep.obs, "action": _pad(ep.action), "reward": _pad(ep.reward),
@@ -159,6 +172,25 @@ class EpisodeReplay:
         self.num_steps += len(ep)
         self.episode_returns.append(ep.total_reward)
 
+    def write_unsaved(self) -> int:
+        """Write pending episode files in order; returns how many were written.
+
+        Stops at the first failure and keeps it in ``last_write_error`` (None after a full success).
+        """
+        assert self.directory is not None
+        written = 0
+        while self.unsaved:
+            index, ep = self.unsaved[0]
+            try:
+                save_episode(ep, self.directory, index)
+            except OSError as exc:
+                self.last_write_error = exc
+                return written
+            self.unsaved.pop(0)
+            written += 1
+        self.last_write_error = None
+        return written
+
     @classmethod
     def load(cls, directory: Path) -> "EpisodeReplay":
         """Rebuild from the episode files of a run directory."""
@@ -170,6 +202,10 @@ class EpisodeReplay:
                 raise ValueError(f"episode files in {directory} are not contiguous: expected index {index}, found {path.name}")
             replay.add(load_episode(path), persist=False)
         return replay
+
+    @property
+    def episode_lengths(self) -> list[int]:
+        return list(self._lengths)
 
     def observations(self) -> np.ndarray:
         """Every stored observation row (a view, no copy)."""

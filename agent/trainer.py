@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 import time
 from pathlib import Path
 from types import FrameType
@@ -21,10 +22,10 @@ import torch
 from tqdm import tqdm
 
 from agent.agent import build_agent
-from agent.checkpoint import list_checkpoints, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from agent.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from agent.config import ConfigError, RunConfig
 from agent.evaluate import EvalResult, evaluate
-from agent.logger import RunLogger
+from agent.logger import RunLogger, append_log
 from agent.replay import EpisodeBuilder, EpisodeReplay
 from envs import make_env
 
@@ -82,16 +83,18 @@ class Trainer:
         self.agent = build_agent(cfg, self.env, self.device)
         self.rng = np.random.default_rng(cfg.seed)
         self.replay = EpisodeReplay.load(run_dir / "episodes") if resume else EpisodeReplay(run_dir / "episodes")
-        self.logger = RunLogger(run_dir)
         self.pretrained = False
         self.num_evals = 0
         self.last_eval_step = 0
         self.update_debt = 0.0
         self.prior_seconds = 0.0  # wall-clock of earlier sittings of this run
         self.session_start = time.perf_counter()
+        self.physics_unstable_episodes = 0
+        self.last_checkpoint_step = 0
         if resume:
             self._restore()
         else:
+            self.logger = RunLogger(run_dir)
             self.logger.config(cfg.to_dict())
 
     # --- state ---------------------------------------------------------------------------
@@ -101,41 +104,92 @@ class Trainer:
 
     def _restore(self) -> None:
         checkpoints = list_checkpoints(self.run_dir / "checkpoints")
+        checkpoint_step = 0
         if checkpoints:
             state = load_checkpoint(checkpoints[-1], map_location=self.device)
-            self.agent.load_state_dict(state["agent"])
+            try:
+                self.agent.load_state_dict(state["agent"])
+            except (RuntimeError, KeyError) as exc:  # e.g. an --override of a network size
+                raise CheckpointError(f"checkpoint {checkpoints[-1]} does not fit this run's config: "
+                                      f"{str(exc).splitlines()[0]}") from None
             restore_rng_state(state["rng"])
             self.rng.bit_generator.state = state["numpy_generator"]
             self.pretrained = state["pretrained"]
             self.num_evals = state["num_evals"]
             self.last_eval_step = state["last_eval_step"]
             self.prior_seconds = state["wall_seconds"]
+            checkpoint_step = state["env_steps"]
             source = checkpoints[-1].name
         else:
             source = "no checkpoint (fresh model)"
+        self.last_checkpoint_step = checkpoint_step  # a run killed again and again still checkpoints
+        self._continue_logs_from(checkpoint_step)
         self.logger.message(f"resumed {self.run_dir} from {source}: {self.replay.num_episodes} episodes, "
                             f"{self.env_steps} env steps in replay")
+
+    def _continue_logs_from(self, checkpoint_step: int) -> None:
+        """Make TensorBoard and eval.csv continue from the checkpoint, as if the run never stopped.
+
+        What a killed process logged after its last checkpoint is hidden (TensorBoard's
+        purge_step) or dropped (eval.csv), since the resumed run redoes that part; the
+        returns of episodes it finished after the checkpoint are in the replay, so they
+        are logged again at their own steps: every episode end appears exactly once.
+        """
+        self.logger = RunLogger(self.run_dir, purge_step=checkpoint_step + 1)
+        end = 0
+        for length, episode_return in zip(self.replay.episode_lengths, self.replay.episode_returns):
+            end += length
+            if end > checkpoint_step:
+                self.logger.scalars("train", {"episode_return": episode_return, "episode_length": length}, end)
+        eval_csv = self.run_dir / "eval.csv"
+        if eval_csv.is_file():
+            header, *rows = eval_csv.read_text().splitlines(keepends=True)
+            kept = [row for row in rows if int(row.split(",")[0]) <= checkpoint_step]
+            if len(kept) < len(rows):
+                eval_csv.write_text(header + "".join(kept))
 
     @property
     def wall_seconds(self) -> float:
         """Training wall-clock summed over every sitting of this run."""
         return self.prior_seconds + time.perf_counter() - self.session_start
 
-    def save(self) -> Path:
+    def save(self) -> Path | None:
+        """Checkpoint now; on failure (full disk) say so in one line, keep training and try again later.
+
+        Skipped while some finished episodes are not on disk yet: a checkpoint must never be
+        ahead of the replay files that a resume rebuilds the replay from.
+        """
+        if self.replay.unsaved:
+            self.logger.warning(f"checkpoint at {self.env_steps} env steps skipped: {len(self.replay.unsaved)} "
+                                f"finished episodes are not on disk yet ({self.replay.last_write_error})")
+            return None
+        self.logger.flush()  # events up to this checkpoint reach the disk before it does
         payload = {"agent": self.agent.state_dict(), "rng": rng_state(),
                    "numpy_generator": self.rng.bit_generator.state, "pretrained": self.pretrained,
                    "num_evals": self.num_evals, "last_eval_step": self.last_eval_step,
                    "wall_seconds": self.wall_seconds,
                    "env_steps": self.env_steps, "episodes": self.replay.num_episodes, "config": self.cfg.to_dict()}
-        return save_checkpoint(self.run_dir / "checkpoints", self.env_steps, payload, self.cfg.keep_checkpoints)
+        try:
+            return save_checkpoint(self.run_dir / "checkpoints", self.env_steps, payload, self.cfg.keep_checkpoints)
+        except OSError as exc:
+            newest = list_checkpoints(self.run_dir / "checkpoints")
+            self.logger.warning(f"checkpoint at {self.env_steps} env steps not written ({exc}); training goes on, "
+                                f"next try at the next checkpoint; newest intact checkpoint: "
+                                f"{newest[-1].name if newest else 'none'}")
+            return None
 
     # --- the loop ----------------------------------------------------------------------------
-    def train(self) -> None:
-        """Train to ``cfg.steps`` env steps; SIGINT/SIGTERM checkpoint and return."""
+    def train(self) -> int:
+        """Train to ``cfg.steps`` env steps; SIGINT/SIGTERM checkpoint and return.
+
+        Returns the exit status: 0, or 1 when the last checkpoint (or an episode file) could not be
+        written, so that a scheduler does not take the run for complete.
+        """
+        status = 0
         previous = signal.signal(signal.SIGTERM, _raise_interrupted)
         bar = tqdm(total=self.cfg.steps, initial=self.env_steps, unit="step", dynamic_ncols=True,
                    disable=not self.progress, desc=self.cfg.env.name)
-        last_checkpoint = self.env_steps
+        last_checkpoint = self.last_checkpoint_step
         if self.env_steps >= self.cfg.steps:
             self.logger.message(f"{self.run_dir} already has {self.env_steps} env steps (--steps {self.cfg.steps}); "
                                 f"pass a larger --steps to continue it")
@@ -145,10 +199,12 @@ class Trainer:
                 if self.env_steps - self.last_eval_step >= self.cfg.eval_every or self.env_steps >= self.cfg.steps:
                     self._evaluate()
                 if self.env_steps - last_checkpoint >= self.cfg.checkpoint_every or self.env_steps >= self.cfg.steps:
-                    self.save()
+                    saved = self.save()
                     last_checkpoint = self.env_steps
+                    status = 0 if saved is not None else 1
         except (KeyboardInterrupt, Interrupted):
             path = self.save()
+            status = 0 if path is not None else 1
             self.logger.message(f"interrupted at {self.env_steps} env steps; checkpoint {path}; "
                                 f"continue with: wm-agent train --resume {self.run_dir}")
         finally:
@@ -158,6 +214,11 @@ class Trainer:
             self.logger.close()
             self.env.close()
             self.eval_env.close()
+        if self.replay.unsaved:
+            print(f"wm-agent: error: {len(self.replay.unsaved)} finished episodes could not be written to "
+                  f"{self.replay.directory} ({self.replay.last_write_error}); they are lost", file=sys.stderr)
+            status = 1
+        return status
 
     def _run_episode(self, bar: tqdm) -> None:
         cfg = self.cfg
@@ -179,6 +240,12 @@ class Trainer:
             obs, reward, terminated, truncated, info = self.env.step(action)
             builder.add(action, float(reward), obs, bool(terminated), _extras(info))
             done = terminated or truncated
+            if info.get("physics_unstable"):
+                self.physics_unstable_episodes += 1
+                # envs.stability already warned on stderr; keep the event in the run's own log too
+                append_log(self.run_dir, f"warning: episode {episode_index} ended at step {len(builder)}: the "
+                                         f"simulation became unstable ({info.get('physics_unstable_reason', '?')}); "
+                                         f"the env is reset")
             if self.pretrained:
                 self.update_debt += cfg.learn.utd
                 t0 = time.perf_counter()
@@ -189,7 +256,9 @@ class Trainer:
                 update_time += time.perf_counter() - t0
             bar.update(1)
         episode = builder.build()
+        pending_before = len(self.replay.unsaved)
         self.replay.add(episode)
+        self._report_episode_writes(pending_before)
         elapsed = time.perf_counter() - start
         step = self.env_steps
         self.logger.scalars("train", {"episode_return": episode.total_reward, "episode_length": len(episode)}, step)
@@ -202,7 +271,9 @@ class Trainer:
         self.logger.scalars("perf", perf, step)
         learner = self.agent.learner
         self.logger.scalars("health", {"nonfinite_updates_skipped": learner.nonfinite_skipped,
-                                       "restores_of_last_good_weights": learner.restores}, step)
+                                       "restores_of_last_good_weights": learner.restores,
+                                       "physics_unstable_episodes": self.physics_unstable_episodes,
+                                       "episodes_not_on_disk": len(self.replay.unsaved)}, step)
         self.logger.scalars("llm", self.agent.llm_stats(), step)  # nothing without --proposer llm
         costs = episode.extras.get("cost")
         if costs is not None:  # the cost after each action (the first row is the reset state's)
@@ -212,6 +283,16 @@ class Trainer:
         bar.set_postfix(ret=f"{episode.total_reward:.1f}", sps=f"{perf['env_steps_per_s']:.1f}")
         if not self.pretrained and self.env_steps >= cfg.seed_steps:
             self._pretrain()
+
+    def _report_episode_writes(self, pending_before: int) -> None:
+        """One line when episode files start failing to be written, and one when they are caught up."""
+        pending = len(self.replay.unsaved)
+        if pending and not pending_before:
+            self.logger.warning(f"episode {self.replay.unsaved[0][0]} could not be written "
+                                f"({self.replay.last_write_error}); kept in memory, writing again at each "
+                                f"episode end (a kill now loses it)")
+        elif pending_before and not pending:
+            self.logger.message(f"wrote the {pending_before + 1} episodes that were waiting for disk space")
 
     def _update(self) -> dict[str, float]:
         batch = self.replay.sample(self.cfg.learn.batch_size, self.cfg.learn.horizon, self.rng, self.device)
@@ -242,6 +323,8 @@ class Trainer:
         self.logger.scalars("eval", {"return_mean": result.mean, "return_std": result.std,
                                      "episode_length": float(np.mean(result.lengths))}, step)
         self.logger.scalars("perf", {"eval_plan_ms_per_action": result.plan_ms_per_action}, step)
+        if result.video_error is not None:
+            self.logger.warning(f"eval video at {step} env steps skipped: rendering failed ({result.video_error})")
         if result.video is not None:
             self.logger.video("eval/rollout_real_vs_imagined", result.video, step)
         if result.trace_image is not None:

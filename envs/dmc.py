@@ -81,6 +81,11 @@ class DMCEnv(gym.Env[np.ndarray, np.ndarray]):
         reward = float(time_step.reward or 0.0)
         return self._flatten(time_step.observation), reward, terminated, bool(truncated), {}
 
+    @property
+    def physics_data(self) -> Any:
+        """The raw ``mujoco.MjData`` (for checks such as `envs.stability.PhysicsGuard`)."""
+        return self._physics.data.ptr
+
     def render(self) -> np.ndarray:
         """RGB uint8 frame of shape (image_size, image_size, 3) from the fixed camera."""
         if self._renderer is None:

@@ -8,6 +8,7 @@ import gymnasium as gym
 from .fused import FusedObservation
 from .registry import EnvSpec, resolve_env_name
 from .safety import SafetyConfig, SafetyCost
+from .stability import PhysicsGuard
 from .wrappers import ActionRepeat, Described, PixelObservation
 
 OBS_MODES = ("state", "pixels", "both", "fused")
@@ -48,6 +49,7 @@ def make_env(name: str, *, obs: str = "state", action_repeat: int | None = None,
     _check_positive_int("image_size", image_size)
 
     env, inner_steps, field_names = _make_base(spec, image_size)
+    env = PhysicsGuard(env)  # a diverged simulation ends the episode, not the run
     env = SafetyCost(env, spec.domain, safety)  # under the repeat: every control step is checked
     if repeat > 1:
         env = ActionRepeat(env, repeat)
