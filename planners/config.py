@@ -67,8 +67,8 @@ class SamplingConfig:
     # Turn off for precision-sensitive models or CPUs without native bf16.
     dtype_autocast: bool = True
     # torch.compile the model step and terminal value this planner calls (a graph per batch
-    # shape, compiled on first use: about a minute on a 2-core CPU, then each step runs as
-    # fused kernels). Off by default: worth it for long runs, not for short ones and tests.
+    # shape, compiled on first use). Off by default: on a 2-core CPU the agent's plan call was
+    # 1.12x faster in fp32 and not faster in bf16 (kernels fused, matmuls unchanged).
     compile: bool = False
 
     def __post_init__(self) -> None:
