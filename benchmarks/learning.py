@@ -16,7 +16,6 @@ action repeat 2, 500 decisions per episode, returns on the usual 0-1000 scale.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shlex
@@ -28,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from agent.suite_results import read_eval_csv  # noqa: E402  (one reader of a run's eval.csv)
 VARIANTS = {
     "full": [],
     "no-value": ["--no-value"],
@@ -53,14 +54,6 @@ def run_seed(name: str, env: str, obs: str, seed: int, steps: int, extra: list[s
         subprocess.run([sys.executable, "-m", "agent.cli", *cmd, "--no-progress"], stdout=out, stderr=subprocess.STDOUT,
                        check=True, cwd=ROOT, env={**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")})
     return run_dir
-
-
-def read_curve(run_dir: Path) -> list[dict[str, float]]:
-    path = run_dir / "eval.csv"
-    if not path.is_file():
-        return []
-    with open(path) as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def table(curves: dict[int, list[dict[str, float]]]) -> tuple[list[str], list[dict]]:
@@ -106,7 +99,7 @@ def main() -> None:
             futures = [pool.submit(run_seed, name, args.env, args.obs, s, args.steps, extra, args.runs, threads) for s in args.seeds]
             for f in futures:
                 f.result()
-    curves = {s: read_curve(args.runs / name / f"seed{s}") for s in args.seeds}
+    curves = {s: read_eval_csv(args.runs / name / f"seed{s}") for s in args.seeds}
     header, rows = table(curves)
     text = markdown(header, rows)
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]])
