@@ -194,14 +194,21 @@ class Trainer:
             self.logger.message(f"{self.run_dir} already has {self.env_steps} env steps (--steps {self.cfg.steps}); "
                                 f"pass a larger --steps to continue it")
         try:
-            while self.env_steps < self.cfg.steps:
-                self._run_episode(bar)
-                if self.env_steps - self.last_eval_step >= self.cfg.eval_every or self.env_steps >= self.cfg.steps:
+            while True:
+                # Checked before each episode as well as after it, so that a run stopped during an
+                # evaluation redoes that evaluation when it resumes instead of skipping it.
+                finished = self.env_steps >= self.cfg.steps
+                if self.env_steps > self.last_eval_step and (
+                        self.env_steps - self.last_eval_step >= self.cfg.eval_every or finished):
                     self._evaluate()
-                if self.env_steps - last_checkpoint >= self.cfg.checkpoint_every or self.env_steps >= self.cfg.steps:
+                if self.env_steps > last_checkpoint and (
+                        self.env_steps - last_checkpoint >= self.cfg.checkpoint_every or finished):
                     saved = self.save()
                     last_checkpoint = self.env_steps
                     status = 0 if saved is not None else 1
+                if finished:
+                    break
+                self._run_episode(bar)
         except (KeyboardInterrupt, Interrupted):
             path = self.save()
             status = 0 if path is not None else 1
