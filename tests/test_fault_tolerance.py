@@ -190,3 +190,27 @@ def test_pixel_observations_without_a_renderer_are_a_one_line_error(tmp_path, ca
     assert err.count("\n") == 1 and err.startswith("wm-agent: error: --obs pixels")
     assert "MUJOCO_GL" in err and "--obs state" in err and "EGL_BAD_ACCESS" in err
     assert not any(tmp_path.iterdir())  # refused before a run directory exists
+
+
+def test_a_run_stopped_during_an_evaluation_redoes_it_on_resume(tmp_path, monkeypatch):
+    import agent.trainer
+
+    real_evaluate, calls = agent.trainer.evaluate, [0]
+
+    def ctrl_c_in_second_eval(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 2:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(agent.trainer, "evaluate", ctrl_c_in_second_eval)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--env", "Reacher-v5", "--steps", "300", "--seed-steps", "100", "--eval-every", "100",
+                 "--video-every", "0", "--logdir", str(tmp_path), "--run-name", "run", *TINY]) == 0
+    eval_steps = [int(line.split(",")[0]) for line in (run_dir / "eval.csv").read_text().splitlines()[1:]]
+    assert eval_steps == [100]  # stopped inside the evaluation at 200
+    assert load_checkpoint(list_checkpoints(run_dir / "checkpoints")[-1])["env_steps"] == 200
+
+    assert main(["train", "--resume", str(run_dir), "--no-progress"]) == 0
+    eval_steps = [int(line.split(",")[0]) for line in (run_dir / "eval.csv").read_text().splitlines()[1:]]
+    assert eval_steps == [100, 200, 300]

@@ -141,3 +141,18 @@ def test_value_and_reward_start_at_zero():
     a = torch.rand(8, 2) * 2 - 1
     torch.testing.assert_close(critic.q(z, a), torch.zeros(8))
     torch.testing.assert_close(wm.next_latent_and_reward(z, a)[1], torch.zeros(8))
+
+
+def test_policy_step_moves_the_policy_and_leaves_the_critic_alone():
+    wm, critic, policy, learner = build((5,))
+    for _ in range(3):  # a few model steps so Q is not the zero-initialised constant
+        learner.update(fixed_batch())
+    zs = torch.stack([wm.encode(o) for o in fixed_batch()["obs"]]).detach()
+    critic_before = [p.detach().clone() for p in critic.parameters()]
+    policy_before = [p.detach().clone() for p in policy.parameters()]
+    learner.model_optim.zero_grad(set_to_none=True)
+    learner._update_policy(zs, learner._weights(3, zs.device))
+    assert all(p.grad is None for p in critic.parameters())  # no wasted critic backward
+    assert all(p.requires_grad for p in critic.heads.parameters())  # the model step still trains Q
+    assert all(torch.equal(a, b) for a, b in zip(critic_before, critic.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(policy_before, policy.parameters()))
