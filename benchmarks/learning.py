@@ -64,9 +64,20 @@ def table(curves: dict[int, list[dict[str, float]]]) -> tuple[list[str], list[di
         returns = [r["return_mean"] for r in at.values() if r]
         walls = [r["wall_seconds"] / 60 for r in at.values() if r]
         rows.append({"env_steps": step, **{f"seed{s}": (round(r["return_mean"], 1) if r else None) for s, r in at.items()},
-                     "median": round(statistics.median(returns), 1), "wall_min_median": round(statistics.median(walls), 1)})
-    header = ["env_steps", *[f"seed{s}" for s in curves], "median", "wall_min_median"]
+                     "seeds": len(returns), "median": round(statistics.median(returns), 1),
+                     "wall_min_median": round(statistics.median(walls), 1)})
+    header = ["env_steps", *[f"seed{s}" for s in curves], "seeds", "median", "wall_min_median"]
     return header, rows
+
+
+def status(curves: dict[int, list[dict[str, float]]], steps: int) -> str:
+    """'complete' or which seeds are short of ``steps`` (a benchmark may span several sittings)."""
+    reached = {seed: int(curve[-1]["env_steps"]) if curve else 0 for seed, curve in curves.items()}
+    short = {seed: n for seed, n in reached.items() if n < steps}
+    if not short:
+        return f"complete: every seed evaluated at {steps} env steps"
+    return ("partial (rerun the command to resume): last evaluation of "
+            + ", ".join(f"seed {seed} at {n}" for seed, n in reached.items()) + f" of {steps} env steps")
 
 
 def markdown(header: list[str], rows: list[dict]) -> str:
@@ -106,8 +117,11 @@ def main() -> None:
     print(text)
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    note = (f"# Learning: {name}\n\nCommand: `{command}`\n\nEval return (mean over eval episodes, no exploration noise) "
-            f"per seed at each env step (agent decisions); wall-clock is training time summed over sittings, "
+    notes = results / f"learning_{name}.notes.md"  # hand-written commentary, kept across regenerations
+    commentary = notes.read_text().strip() + "\n\n" if notes.is_file() else ""
+    note = (f"# Learning: {name}\n\n**Status: {status(curves, args.steps)}.**\n\n{commentary}"
+            f"Command: `{command}`\n\nEval return (mean over eval episodes, no exploration noise) "
+            f"per seed at each env step (agent decisions), and their median over the seeds evaluated there; wall-clock is training time summed over sittings, "
             f"evaluation included, on a {os.cpu_count()}-core machine with {threads} torch thread(s) per seed and "
             f"{args.parallel} seed(s) at once.\n\nPublished at 100k steps on reacher-easy: "
             + ", ".join(f"{k} {v}" for k, v in REFERENCE_100K.items()) + "\n\n" + text + "\n")
