@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
 from planners.cem import CEMPlanner
 from planners.config import CEMConfig, MPPIConfig, SamplingConfig
 from planners.constraint import ConstraintConfig, PlanConstraint, SafetyFn
 from planners.model import LatentModel, PolicyPriorFn, TerminalValueFn
 from planners.mppi import MPPIPlanner
-from planners.sampling import BoundLike, SamplingPlanner
+from planners.sampling import SamplingPlanner
 
 _PLANNERS = {"cem": CEMPlanner, "mppi": MPPIPlanner}
 
@@ -19,30 +19,17 @@ def make_planner(
     model: LatentModel,
     action_dim: int,
     config: CEMConfig | MPPIConfig | None = None,
-    action_low: BoundLike = -1.0,
-    action_high: BoundLike = 1.0,
-    terminal_value: TerminalValueFn | None = None,
-    policy_prior: PolicyPriorFn | None = None,
-    device: str | torch.device = "cpu",
-    constraint: PlanConstraint | None = None,
+    **options: Any,
 ) -> SamplingPlanner:
     """Build a planner by name (``"cem"`` or ``"mppi"``); ``config=None`` means defaults.
 
-    ``constraint`` bounds each plan's predicted safety cost (``planners.constraint``)."""
+    ``options`` are :class:`SamplingPlanner`'s keyword arguments: ``action_low`` /
+    ``action_high``, ``terminal_value``, ``policy_prior``, ``device`` and ``constraint``
+    (which bounds each plan's predicted safety cost, see ``planners.constraint``)."""
     key = name.strip().lower() if isinstance(name, str) else name
     if key not in _PLANNERS:
         raise ValueError(f"planner name {name!r} is invalid; accepted: {sorted(_PLANNERS)}")
-    return _PLANNERS[key](
-        model,
-        action_dim,
-        config,
-        action_low=action_low,
-        action_high=action_high,
-        terminal_value=terminal_value,
-        policy_prior=policy_prior,
-        device=device,
-        constraint=constraint,
-    )
+    return _PLANNERS[key](model, action_dim, config, **options)
 
 
 __all__ = [

@@ -5,9 +5,7 @@ from __future__ import annotations
 import torch
 
 from planners.config import MPPIConfig
-from planners.constraint import PlanConstraint
-from planners.model import LatentModel, PolicyPriorFn, TerminalValueFn
-from planners.sampling import BoundLike, EliteWeighting, SamplingPlanner
+from planners.sampling import EliteWeighting, SamplingPlanner
 
 
 def softmax_weights(temperature: float) -> EliteWeighting:
@@ -27,30 +25,7 @@ class MPPIPlanner(SamplingPlanner):
     ``num_elites == num_samples`` this is classic all-sample MPPI.
     """
 
-    def __init__(
-        self,
-        model: LatentModel,
-        action_dim: int,
-        config: MPPIConfig | None = None,
-        action_low: BoundLike = -1.0,
-        action_high: BoundLike = 1.0,
-        terminal_value: TerminalValueFn | None = None,
-        policy_prior: PolicyPriorFn | None = None,
-        device: str | torch.device = "cpu",
-        constraint: PlanConstraint | None = None,
-    ) -> None:
-        config = MPPIConfig() if config is None else config
-        if not isinstance(config, MPPIConfig):
-            raise TypeError(f"MPPIPlanner needs an MPPIConfig, got {type(config).__name__}")
-        super().__init__(
-            model,
-            action_dim,
-            config,
-            softmax_weights(config.temperature),
-            action_low=action_low,
-            action_high=action_high,
-            terminal_value=terminal_value,
-            policy_prior=policy_prior,
-            device=device,
-            constraint=constraint,
-        )
+    config_class = MPPIConfig
+
+    def elite_weighting(self, config: MPPIConfig) -> EliteWeighting:
+        return softmax_weights(config.temperature)

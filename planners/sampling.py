@@ -112,12 +112,14 @@ class SamplingPlanner:
     ``safety_multiplier``. Without one, nothing extra is computed.
     """
 
+    config_class: type[SamplingConfig] = SamplingConfig
+
     def __init__(
         self,
         model: LatentModel,
         action_dim: int,
-        config: SamplingConfig,
-        weighting: EliteWeighting,
+        config: SamplingConfig | None = None,
+        weighting: EliteWeighting | None = None,
         action_low: BoundLike = -1.0,
         action_high: BoundLike = 1.0,
         terminal_value: TerminalValueFn | None = None,
@@ -125,6 +127,10 @@ class SamplingPlanner:
         device: str | torch.device = "cpu",
         constraint: PlanConstraint | None = None,
     ) -> None:
+        config = self.config_class() if config is None else config
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
+        weighting = self.elite_weighting(config) if weighting is None else weighting
         if not isinstance(model, LatentModel):
             raise TypeError(
                 f"model {type(model).__name__} lacks initial_latent/next_latent_and_reward"
@@ -160,6 +166,10 @@ class SamplingPlanner:
         self._warm_mean: torch.Tensor | None = None
         self._last_plan: torch.Tensor | None = None
         self._workspace: _Workspace | None = None
+
+    def elite_weighting(self, config: SamplingConfig) -> EliteWeighting:
+        """The rule that turns elite returns into refit weights; CEM and MPPI each bind theirs."""
+        raise TypeError(f"{type(self).__name__} needs an explicit weighting (or use CEMPlanner / MPPIPlanner)")
 
     # ------------------------------------------------------------------ API
 

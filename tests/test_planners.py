@@ -387,6 +387,8 @@ def test_compiled_planner_plans_like_eager() -> None:
 def test_sampling_planner_rejects_non_models() -> None:
     with pytest.raises(TypeError):
         SamplingPlanner(object(), 2, config("cem"), lambda r: r)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="weighting"):  # the base class has no elite rule of its own
+        SamplingPlanner(PointMass([0.0]), 1, config("cem"))
 
 
 # ------------------------------------------------------------- validation
