@@ -35,7 +35,7 @@ class WorldModelAgent:
         # Both the terminal value and the policy prior need the critic and the policy:
         # V(z) = Q(z, pi(z)), and pi is trained against Q.
         needs_actor_critic = m.use_value or m.use_policy_prior
-        self.critic = QEnsemble(z_dim, action_dim, m.hidden_dim, m.num_q, m.num_bins).to(device) \
+        self.critic = QEnsemble(z_dim, action_dim, m.hidden_dim, m.num_q, m.num_bins, m.q_dropout).to(device) \
             if needs_actor_critic else None
         self.policy = PolicyPrior(z_dim, action_dim, m.hidden_dim).to(device) if needs_actor_critic else None
         self.learner = Learner(self.world_model, self.critic, self.policy, cfg.learn, m)

@@ -51,7 +51,9 @@ class ModelConfig:
     latent_dim: int = _f(128, "latent state size")
     hidden_dim: int = _f(256, "width of every MLP hidden layer")
     simnorm_dim: int = _f(8, "group size of the simplicial normalisation of latents (0 = off)")
-    num_q: int = _f(2, "size of the Q-function ensemble (terminal value); estimates use 2 random members")
+    num_q: int = _f(5, "size of the Q-function ensemble (terminal value); estimates use 2 random members")
+    q_dropout: float = _f(0.01, "dropout on the first layer of each Q-head while learning: keeps the members "
+                                "apart, so the min of two in the TD target is pessimistic")
     num_bins: int = _f(101, "bins of the two-hot symlog regression of reward and value")
     use_value: bool = _f(True, "learn a terminal value and add it at the planning horizon")
     use_policy_prior: bool = _f(True, "learn a policy prior whose rollouts seed part of the planner's samples")
@@ -166,6 +168,7 @@ class RunConfig:
             (self.model.simnorm_dim == 0 or self.model.latent_dim % self.model.simnorm_dim == 0, "simnorm_dim",
              self.model.simnorm_dim, f"0 or a divisor of latent_dim={self.model.latent_dim}"),
             (self.model.num_q >= 1, "num_q", self.model.num_q, "an integer >= 1"),
+            (0 <= self.model.q_dropout < 1, "q_dropout", self.model.q_dropout, "a number in [0, 1)"),
             (self.model.num_bins >= 3, "num_bins", self.model.num_bins, "an integer >= 3"),
             (self.learn.batch_size >= 1, "batch_size", self.learn.batch_size, "an integer >= 1"),
             (self.learn.horizon >= 1, "horizon", self.learn.horizon, "an integer >= 1"),
@@ -253,6 +256,9 @@ class RunConfig:
         env = data.get("env")
         if isinstance(env, dict) and env.get("action_repeat") == 0:  # before: 0 meant the suite default
             data = {**data, "env": {**env, "action_repeat": None}}
+        model = data.get("model")
+        if isinstance(model, dict) and "q_dropout" not in model:  # runs from before the option: no dropout
+            data = {**data, "model": {**model, "q_dropout": 0.0}}
         return cls.from_dict(data)
 
     def save(self, path: Path) -> None:

@@ -96,6 +96,15 @@ class Learner:
 
     def update(self, batch: Batch) -> dict[str, float]:
         """One optimisation step on a batch of sub-sequences (time-major)."""
+        if self.critic is None:
+            return self._update(batch)
+        self.critic.train()  # Q-head dropout on while learning, off for planning (TD-MPC2 does the same)
+        try:
+            return self._update(batch)
+        finally:
+            self.critic.eval()
+
+    def _update(self, batch: Batch) -> dict[str, float]:
         obs, action, reward, terminated = batch["obs"], batch["action"], batch["reward"], batch["terminated"]
         steps, size = action.shape[:2]
         w = self._weights(steps, action.device)

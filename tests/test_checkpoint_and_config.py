@@ -38,6 +38,13 @@ def test_config_round_trips_through_json(tmp_path):
     assert RunConfig.load(tmp_path / "config.json") == cfg
 
 
+def test_configs_saved_before_q_dropout_keep_training_without_it(tmp_path):
+    saved = RunConfig().to_dict()
+    del saved["model"]["q_dropout"]  # what config.json of an older run holds
+    assert RunConfig.from_saved(saved).model.q_dropout == 0.0
+    assert RunConfig().model.q_dropout > 0  # new runs use it
+
+
 @pytest.mark.parametrize("data, message", [
     ({"stepz": 5}, "unknown config key 'stepz'"),
     ({"plan": {"horizon": 3}}, "unknown config key plan.'horizon'"),
@@ -50,6 +57,7 @@ def test_unknown_config_keys_are_refused(data, message):
 @pytest.mark.parametrize("section, name, value", [
     ("plan", "plan_horizon", 0), ("plan", "num_elites", 1000), ("learn", "discount", 1.5),
     ("env", "action_repeat", -1), ("env", "image_size", 48), ("model", "simnorm_dim", 7), (None, "steps", 0),
+    ("model", "q_dropout", 1.0),
 ])
 def test_out_of_range_values_name_the_field_and_what_is_accepted(section, name, value):
     cfg = RunConfig()

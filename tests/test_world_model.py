@@ -156,3 +156,20 @@ def test_policy_step_moves_the_policy_and_leaves_the_critic_alone():
     assert all(p.requires_grad for p in critic.heads.parameters())  # the model step still trains Q
     assert all(torch.equal(a, b) for a, b in zip(critic_before, critic.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(policy_before, policy.parameters()))
+
+
+def test_q_head_dropout_acts_only_inside_an_update():
+    torch.manual_seed(0)
+    m = ModelConfig(latent_dim=32, hidden_dim=64, simnorm_dim=8)
+    wm = LatentWorldModel((5,), 2, m)
+    critic = QEnsemble(32, 2, 64, 2, m.num_bins, dropout=0.5)
+    learner = Learner(wm, critic, PolicyPrior(32, 2, 64), LearnConfig(lr=1e-3), m)
+    seen_training = []
+    critic.heads[0].register_forward_hook(lambda module, args, out: seen_training.append(module.training))
+    learner.update(fixed_batch())
+    assert seen_training and all(seen_training)  # dropout on for the value and policy losses
+    assert not critic.training  # and off afterwards, for the planner
+    z, a = torch.rand(8, 32), torch.rand(8, 2) * 2 - 1
+    torch.testing.assert_close(critic.q(z, a), critic.q(z, a))  # deterministic outside updates
+    critic.train()
+    assert not torch.equal(critic.q(z, a), critic.q(z, a))  # (where dropout would show)
