@@ -93,6 +93,8 @@ def main() -> None:
     parser.add_argument("--obs", default="state", choices=("state", "pixels"))
     parser.add_argument("--variant", default="full", choices=sorted(VARIANTS),
                         help="which planning aids are on: terminal value and policy prior")
+    parser.add_argument("--tag", default="", help="suffix of the benchmark's name, to keep runs of an earlier agent "
+                                                  "version apart (e.g. 'q2': 2 Q-heads without dropout)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--parallel", type=int, default=1, help="seeds trained at once (each gets cores/parallel threads)")
@@ -101,7 +103,7 @@ def main() -> None:
     parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options after --")
     args = parser.parse_args()
 
-    name = f"{args.env}-{args.obs}-{args.variant}"
+    name = f"{args.env}-{args.obs}-{args.variant}" + (f"-{args.tag}" if args.tag else "")
     threads = max(1, (os.cpu_count() or 1) // args.parallel)
     extra = [*VARIANTS[args.variant], *args.train_args]
     started = time.time()
