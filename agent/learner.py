@@ -96,13 +96,15 @@ class Learner:
 
     def update(self, batch: Batch) -> dict[str, float]:
         """One optimisation step on a batch of sub-sequences (time-major)."""
-        if self.critic is None:
-            return self._update(batch)
-        self.critic.train()  # Q-head dropout on while learning, off for planning (TD-MPC2 does the same)
-        try:
-            return self._update(batch)
-        finally:
-            self.critic.eval()
+        device_type = batch["action"].device.type
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.cfg.update_bf16):
+            if self.critic is None:
+                return self._update(batch)
+            self.critic.train()  # Q-head dropout on while learning, off for planning (TD-MPC2 does the same)
+            try:
+                return self._update(batch)
+            finally:
+                self.critic.eval()
 
     def _update(self, batch: Batch) -> dict[str, float]:
         obs, action, reward, terminated = batch["obs"], batch["action"], batch["reward"], batch["terminated"]

@@ -38,11 +38,12 @@ def test_config_round_trips_through_json(tmp_path):
     assert RunConfig.load(tmp_path / "config.json") == cfg
 
 
-def test_configs_saved_before_q_dropout_keep_training_without_it(tmp_path):
+def test_configs_saved_before_an_option_existed_keep_the_behaviour_they_were_trained_with():
     saved = RunConfig().to_dict()
-    del saved["model"]["q_dropout"]  # what config.json of an older run holds
-    assert RunConfig.from_saved(saved).model.q_dropout == 0.0
-    assert RunConfig().model.q_dropout > 0  # new runs use it
+    del saved["model"]["q_dropout"], saved["learn"]["update_bf16"]  # what config.json of an older run holds
+    restored = RunConfig.from_saved(saved)
+    assert restored.model.q_dropout == 0.0 and restored.learn.update_bf16 is False
+    assert RunConfig().model.q_dropout > 0  # new runs use dropout
 
 
 @pytest.mark.parametrize("data, message", [

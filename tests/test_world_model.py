@@ -23,13 +23,13 @@ def fixed_batch(steps: int = 3, batch: int = 64, obs_dim: int = 5, action_dim: i
     return {"obs": obs_t, "action": actions, "reward": reward, "terminated": torch.zeros(steps, batch, dtype=torch.bool)}
 
 
-def build(obs_shape, action_dim=2, use_actor_critic=True):
+def build(obs_shape, action_dim=2, use_actor_critic=True, bf16=False):
     torch.manual_seed(0)
     m = ModelConfig(latent_dim=32, hidden_dim=64, simnorm_dim=8)
     wm = LatentWorldModel(obs_shape, action_dim, m)
     critic = QEnsemble(32, action_dim, 64, 2, m.num_bins) if use_actor_critic else None
     policy = PolicyPrior(32, action_dim, 64) if use_actor_critic else None
-    return wm, critic, policy, Learner(wm, critic, policy, LearnConfig(lr=1e-3), m)
+    return wm, critic, policy, Learner(wm, critic, policy, LearnConfig(lr=1e-3, update_bf16=bf16), m)
 
 
 def test_two_hot_round_trip_and_loss_minimum():
@@ -46,8 +46,9 @@ def test_simnorm_makes_groups_probability_simplices():
     assert (z >= 0).all()
 
 
-def test_update_lowers_the_loss_on_a_fixed_batch():
-    wm, critic, policy, learner = build((5,))
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16-autocast"])
+def test_update_lowers_the_loss_on_a_fixed_batch(bf16):
+    wm, critic, policy, learner = build((5,), bf16=bf16)
     batch = fixed_batch()
     first = learner.update(batch)
     for _ in range(150):
