@@ -9,7 +9,8 @@ five) and their mean for the policy and the planner. The pessimism needs members
 disagree where data is thin: with 2 members and no dropout (this project's earlier default,
 chosen for speed) the two heads agreed within 1 on values near 200, and Q stayed at 160-220
 on whole replayed episodes that returned 0 (arm stuck short of the target), so 5 members with
-dropout 0.01 on the first layer, as TD-MPC2, are the default again (+45% per update on CPU).
+dropout 0.01 on the first layer, as TD-MPC2, are the default again (+45% per update in
+fp32 on this CPU; bf16 autocast updates, also the default, pay for it).
 """
 
 from __future__ import annotations
