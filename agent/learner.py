@@ -10,7 +10,9 @@ and then the policy prior maximises Q(z, pi(z)) on the (detached) latents.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -97,14 +99,20 @@ class Learner:
     def update(self, batch: Batch) -> dict[str, float]:
         """One optimisation step on a batch of sub-sequences (time-major)."""
         device_type = batch["action"].device.type
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.cfg.update_bf16):
-            if self.critic is None:
-                return self._update(batch)
-            self.critic.train()  # Q-head dropout on while learning, off for planning (TD-MPC2 does the same)
-            try:
-                return self._update(batch)
-            finally:
-                self.critic.eval()
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.cfg.update_bf16), self._critic_learning():
+            return self._update(batch)
+
+    @contextlib.contextmanager
+    def _critic_learning(self) -> Iterator[None]:
+        """Q-head dropout on while learning, off for planning (TD-MPC2 does the same)."""
+        if self.critic is None:
+            yield
+            return
+        self.critic.train()
+        try:
+            yield
+        finally:
+            self.critic.eval()
 
     def _update(self, batch: Batch) -> dict[str, float]:
         obs, action, reward, terminated = batch["obs"], batch["action"], batch["reward"], batch["terminated"]
