@@ -10,7 +10,7 @@ Env steps are agent decisions, as published results count them: dm_control at
 action repeat 2, 500 decisions per episode, returns on the usual 0-1000 scale.
 
     python benchmarks/learning.py --env reacher-easy --seeds 1 2 3 --steps 50000
-    python benchmarks/learning.py --variant no-value --seeds 1 --steps 20000
+    python benchmarks/learning.py --variant no-value no-prior --seeds 1 --steps 50000 --parallel 2
 """
 
 from __future__ import annotations
@@ -91,47 +91,61 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="reacher-easy")
     parser.add_argument("--obs", default="state", choices=("state", "pixels"))
-    parser.add_argument("--variant", default="full", choices=sorted(VARIANTS),
-                        help="which planning aids are on: terminal value and policy prior")
+    parser.add_argument("--variant", nargs="+", default=["full"], choices=sorted(VARIANTS),
+                        help="which planning aids are on: terminal value and policy prior; several variants run side "
+                             "by side in one pool (an ablation measured on the same machine load)")
     parser.add_argument("--tag", default="", help="suffix of the benchmark's name, to keep runs of an earlier agent "
                                                   "version apart (e.g. 'q2': 2 Q-heads without dropout)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--steps", type=int, default=50_000)
-    parser.add_argument("--parallel", type=int, default=1, help="seeds trained at once (each gets cores/parallel threads)")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="runs (variant x seed) trained at once (each gets cores/parallel threads)")
     parser.add_argument("--runs", type=Path, default=ROOT / "benchmarks" / "runs" / "learning")
     parser.add_argument("--report-only", action="store_true", help="only print the table of what exists")
     parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options after --")
     args = parser.parse_args()
 
-    name = f"{args.env}-{args.obs}-{args.variant}" + (f"-{args.tag}" if args.tag else "")
+    names = {v: f"{args.env}-{args.obs}-{v}" + (f"-{args.tag}" if args.tag else "") for v in args.variant}
     threads = max(1, (os.cpu_count() or 1) // args.parallel)
-    extra = [*VARIANTS[args.variant], *args.train_args]
     started = time.time()
     if not args.report_only:
         with ThreadPoolExecutor(args.parallel) as pool:
-            futures = [pool.submit(run_seed, name, args.env, args.obs, s, args.steps, extra, args.runs, threads) for s in args.seeds]
+            futures = [pool.submit(run_seed, names[v], args.env, args.obs, s, args.steps,
+                                   [*VARIANTS[v], *args.train_args], args.runs, threads)
+                       for v in args.variant for s in args.seeds]
             for f in futures:
                 f.result()
+    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]])
+    for variant, name in names.items():
+        report(args, variant, name, command, threads, round(time.time() - started))
+
+
+def report(args: argparse.Namespace, variant: str, name: str, command: str, threads: int, sitting_s: int) -> None:
+    """Print one variant's table and write it (markdown with commentary, and json) to benchmarks/results/."""
     curves = {s: read_eval_csv(args.runs / name / f"seed{s}") for s in args.seeds}
     header, rows = table(curves)
     text = markdown(header, rows)
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]])
-    print(text)
+    print(f"{name}\n{text}")
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
+    parallel = args.parallel
+    if args.report_only and (results / f"learning_{name}.json").is_file():
+        # A table regenerated without training keeps how the runs were trained.
+        previous = json.loads((results / f"learning_{name}.json").read_text())
+        command, threads, parallel = previous["command"], previous["threads_per_seed"], previous["parallel"]
     notes = results / f"learning_{name}.notes.md"  # hand-written commentary, kept across regenerations
     commentary = notes.read_text().strip() + "\n\n" if notes.is_file() else ""
     note = (f"# Learning: {name}\n\n**Status: {status(curves, args.steps)}.**\n\n{commentary}"
             f"Command: `{command}`\n\nEval return (mean over eval episodes, no exploration noise) "
             f"per seed at each env step (agent decisions), and their median over the seeds evaluated there; wall-clock is training time summed over sittings, "
-            f"evaluation included, on a {os.cpu_count()}-core machine with {threads} torch thread(s) per seed and "
-            f"{args.parallel} seed(s) at once.\n\nPublished at 100k steps on reacher-easy: "
+            f"evaluation included, on a {os.cpu_count()}-core machine with {threads} torch thread(s) per run and "
+            f"{parallel} run(s) at once.\n\nPublished at 100k steps on reacher-easy: "
             + ", ".join(f"{k} {v}" for k, v in REFERENCE_100K.items()) + "\n\n" + text + "\n")
     (results / f"learning_{name}.md").write_text(note)
     (results / f"learning_{name}.json").write_text(json.dumps(
-        {"command": command, "env": args.env, "obs": args.obs, "variant": args.variant, "seeds": args.seeds,
-         "steps": args.steps, "threads_per_seed": threads, "parallel": args.parallel, "rows": rows,
-         "sitting_seconds": round(time.time() - started)}, indent=2) + "\n")
+        {"command": command, "env": args.env, "obs": args.obs, "variant": variant, "seeds": args.seeds,
+         "steps": args.steps, "threads_per_seed": threads, "parallel": parallel, "rows": rows,
+         "sitting_seconds": sitting_s}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
