@@ -115,7 +115,9 @@ def main() -> None:
                        for v in args.variant for s in args.seeds]
             for f in futures:
                 f.result()
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]])
+    # The command that trains (and resumes) these runs: the same minus --report-only.
+    argv = [a for a in sys.argv[1:] if a != "--report-only"]
+    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *argv])
     for variant, name in names.items():
         report(args, variant, name, command, threads, round(time.time() - started))
 
