@@ -22,7 +22,6 @@ import shlex
 import statistics
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -107,7 +106,6 @@ def main() -> None:
 
     names = {v: f"{args.env}-{args.obs}-{v}" + (f"-{args.tag}" if args.tag else "") for v in args.variant}
     threads = max(1, (os.cpu_count() or 1) // args.parallel)
-    started = time.time()
     if not args.report_only:
         with ThreadPoolExecutor(args.parallel) as pool:
             futures = [pool.submit(run_seed, names[v], args.env, args.obs, s, args.steps,
@@ -119,10 +117,10 @@ def main() -> None:
     argv = [a for a in sys.argv[1:] if a != "--report-only"]
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *argv])
     for variant, name in names.items():
-        report(args, variant, name, command, threads, round(time.time() - started))
+        report(args, variant, name, command, threads)
 
 
-def report(args: argparse.Namespace, variant: str, name: str, command: str, threads: int, sitting_s: int) -> None:
+def report(args: argparse.Namespace, variant: str, name: str, command: str, threads: int) -> None:
     """Print one variant's table and write it (markdown with commentary, and json) to benchmarks/results/."""
     curves = {s: read_eval_csv(args.runs / name / f"seed{s}") for s in args.seeds}
     header, rows = table(curves)
@@ -146,8 +144,8 @@ def report(args: argparse.Namespace, variant: str, name: str, command: str, thre
     (results / f"learning_{name}.md").write_text(note)
     (results / f"learning_{name}.json").write_text(json.dumps(
         {"command": command, "env": args.env, "obs": args.obs, "variant": variant, "seeds": args.seeds,
-         "steps": args.steps, "threads_per_seed": threads, "parallel": parallel, "rows": rows,
-         "sitting_seconds": sitting_s}, indent=2) + "\n")
+         "steps": args.steps, "threads_per_seed": threads, "parallel": parallel, "rows": rows},
+        indent=2) + "\n")
 
 
 if __name__ == "__main__":
