@@ -20,14 +20,13 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from agent.suite_results import read_eval_csv  # noqa: E402  (one reader of a run's eval.csv)
+from benchmarks.train_runs import TrainRun, threads_per_run, train_all  # noqa: E402
 VARIANTS = {
     "full": [],
     "no-value": ["--no-value"],
@@ -36,23 +35,6 @@ VARIANTS = {
 }
 # Published eval returns on reacher-easy at 100k env steps (see the issue/README for sources).
 REFERENCE_100K = {"TD-MPC2": 937, "DreamerV3": "693-872", "SAC": 540}
-
-
-def run_seed(name: str, env: str, obs: str, seed: int, steps: int, extra: list[str], runs: Path,
-             threads: int) -> Path:
-    run_dir = runs / name / f"seed{seed}"
-    if (run_dir / "config.json").is_file():
-        # Threads may differ between sittings (e.g. one seed alone, then three at once).
-        cmd = ["train", "--resume", str(run_dir), "--steps", str(steps), "--threads", str(threads)]
-    else:
-        cmd = ["train", "--env", env, "--obs", obs, "--seed", str(seed), "--steps", str(steps),
-               "--logdir", str(runs / name), "--run-name", f"seed{seed}", "--threads", str(threads), *extra]
-    log = runs / name / f"seed{seed}.out"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as out:
-        subprocess.run([sys.executable, "-m", "agent.cli", *cmd, "--no-progress"], stdout=out, stderr=subprocess.STDOUT,
-                       check=True, cwd=ROOT, env={**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")})
-    return run_dir
 
 
 def table(curves: dict[int, list[dict[str, float]]]) -> tuple[list[str], list[dict]]:
@@ -105,14 +87,11 @@ def main() -> None:
     args = parser.parse_args()
 
     names = {v: f"{args.env}-{args.obs}-{v}" + (f"-{args.tag}" if args.tag else "") for v in args.variant}
-    threads = max(1, (os.cpu_count() or 1) // args.parallel)
+    threads = threads_per_run(args.parallel)
     if not args.report_only:
-        with ThreadPoolExecutor(args.parallel) as pool:
-            futures = [pool.submit(run_seed, names[v], args.env, args.obs, s, args.steps,
-                                   [*VARIANTS[v], *args.train_args], args.runs, threads)
-                       for v in args.variant for s in args.seeds]
-            for f in futures:
-                f.result()
+        train_all([TrainRun(args.runs / names[v] / f"seed{s}", args.env, s, ["--obs", args.obs, *VARIANTS[v],
+                                                                           *args.train_args])
+                   for v in args.variant for s in args.seeds], args.steps, args.parallel)
     # The command that trains (and resumes) these runs: the same minus --report-only.
     argv = [a for a in sys.argv[1:] if a != "--report-only"]
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *argv])

@@ -8,8 +8,8 @@ with it. The table compares the last evaluation of each run: eval return and
 violations per episode (steps the env flagged unsafe), mean over seeds, and checks the
 target: at least 5x fewer violations at no more than 10% lower return.
 
-    python benchmarks/safety.py                                   # reacher-hard and Pusher-v5, 3 seeds
-    python benchmarks/safety.py --envs Pusher-v5 --seeds 1 --steps 20000 --budget 0.2
+    python benchmarks/safety.py                                   # reacher-hard and Pusher-v5, 3 seeds, 20k
+    python benchmarks/safety.py --envs Pusher-v5 --seeds 1 --steps 10000 --budget 0.2
     python benchmarks/safety.py --report-only
 """
 
@@ -21,12 +21,13 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.train_runs import TrainRun, train_all  # noqa: E402
+
 TARGET_FEWER_VIOLATIONS = 5.0  # at least this many times fewer with the budget
 TARGET_MAX_RETURN_DROP = 0.10  # at no more than this fraction lower return
 
@@ -34,20 +35,6 @@ TARGET_MAX_RETURN_DROP = 0.10  # at no more than this fraction lower return
 def variants(budget: float, mode: str) -> dict[str, list[str]]:
     return {"unconstrained": ["--safety-head"],
             "budget": ["--safety-budget", str(budget), "--safety-mode", mode]}
-
-
-def run_one(run_dir: Path, env: str, seed: int, steps: int, extra: list[str]) -> None:
-    """Train (or resume) one run to ``steps`` env steps."""
-    if (run_dir / "config.json").is_file():
-        cmd = ["train", "--resume", str(run_dir), "--steps", str(steps)]
-    else:
-        cmd = ["train", "--env", env, "--seed", str(seed), "--steps", str(steps),
-               "--logdir", str(run_dir.parent), "--run-name", run_dir.name, *extra]
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(run_dir.parent / f"{run_dir.name}.out", "a") as out:
-        subprocess.run([sys.executable, "-m", "agent.cli", *cmd, "--no-progress"], stdout=out,
-                       stderr=subprocess.STDOUT, check=True, cwd=ROOT,
-                       env={**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")})
 
 
 def last_row(path: Path) -> dict[str, float] | None:
@@ -81,10 +68,18 @@ def verdict(free: dict, safe: dict) -> str:
     """Whether the budget met the target against the unconstrained planner."""
     if free["return"] is None or safe["return"] is None:
         return "pending"
-    fewer = free["violations"] / max(safe["violations"], 1e-9) if free["violations"] else float("inf")
+    if (free["seeds_done"], free["env_steps"]) != (safe["seeds_done"], safe["env_steps"]):
+        return "pending (not yet at equal seeds and env steps)"
     drop = (free["return"] - safe["return"]) / max(abs(free["return"]), 1e-9)
+    if not free["violations"]:
+        return f"no violations to remove without the budget; return {-100 * drop:+.1f}%: not measurable"
+    if safe["violations"] == 0:
+        fewer, fewer_text = float("inf"), "no violations left"
+    else:
+        fewer = free["violations"] / safe["violations"]
+        fewer_text = f"{fewer:.1f}x fewer violations"
     met = fewer >= TARGET_FEWER_VIOLATIONS and drop <= TARGET_MAX_RETURN_DROP
-    return f"{fewer:.1f}x fewer violations, return {-100 * drop:+.1f}%: {'met' if met else 'not met'}"
+    return f"{fewer_text}, return {-100 * drop:+.1f}%: {'met' if met else 'not met'}"
 
 
 def markdown(rows: list[dict]) -> str:
@@ -103,7 +98,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["reacher-hard", "Pusher-v5"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--steps", type=int, default=50_000)
+    # 20k, not 50k: 12 runs of 50k are about 15 h of this 2-core machine, 20k about 6 h.
+    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--parallel", type=int, default=2,
+                        help="runs trained at once (each gets cores/parallel torch threads)")
     parser.add_argument("--budget", type=float, default=0.3, help="--safety-budget of the constrained variant")
     parser.add_argument("--mode", default="chance", choices=("chance", "penalty"))
     parser.add_argument("--runs", type=Path, default=ROOT / "benchmarks" / "runs" / "safety")
@@ -113,23 +111,27 @@ def main() -> None:
     parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options after --")
     args = parser.parse_args()
 
-    started = time.time()
     plan = variants(args.budget, args.mode)
+    run_dir = lambda env, variant, seed: args.runs / f"{env}-{variant}" / f"seed{seed}"  # noqa: E731
+    if not args.report_only:
+        # Seed-major, so an interrupted sitting leaves whole (env, seed) pairs to compare.
+        train_all([TrainRun(run_dir(env, variant, seed), env, seed, [*extra, *args.train_args])
+                   for seed in args.seeds for env in args.envs for variant, extra in plan.items()],
+                  args.steps, args.parallel)
     rows = []
     for env in args.envs:
-        summaries = {}
-        for variant, extra in plan.items():
-            dirs = [args.runs / f"{env}-{variant}" / f"seed{s}" for s in args.seeds]
-            if not args.report_only:
-                for seed, run_dir in zip(args.seeds, dirs):
-                    run_one(run_dir, env, seed, args.steps, [*extra, *args.train_args])
-            summaries[variant] = summarise(dirs)
-            rows.append({"env": env, "variant": variant, **summaries[variant]})
+        summaries = {variant: summarise([run_dir(env, variant, s) for s in args.seeds]) for variant in plan}
+        rows += [{"env": env, "variant": variant, **summary} for variant, summary in summaries.items()]
         rows[-1]["verdict"] = verdict(summaries["unconstrained"], summaries["budget"])
 
     text = markdown(rows)
     print(text)
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]])
+    # The command that trains (and resumes) these runs: the same minus --report-only.
+    argv = [a for a in sys.argv[1:] if a != "--report-only"]
+    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *argv])
+    previous = args.out / "safety.json"
+    if args.report_only and previous.is_file():
+        command = json.loads(previous.read_text())["command"]
     args.out.mkdir(parents=True, exist_ok=True)
     note = (f"# Safety: planning with and without a safety budget\n\nCommand: `{command}`\n\n"
             f"Last evaluation of each run (no exploration noise), mean over seeds: eval return and violations "
@@ -140,8 +142,7 @@ def main() -> None:
     (args.out / "safety.md").write_text(note)
     (args.out / "safety.json").write_text(json.dumps(
         {"command": command, "envs": args.envs, "seeds": args.seeds, "steps": args.steps, "budget": args.budget,
-         "mode": args.mode, "rows": rows, "sitting_seconds": round(time.time() - started)}, indent=2) + "\n")
-
+         "mode": args.mode, "rows": rows}, indent=2) + "\n")
 
 if __name__ == "__main__":
     main()
