@@ -69,19 +69,25 @@ def run_suite(opts: SuiteOptions) -> int:
     try:
         outcomes = _run(plan, todo, opts) if todo else []
     except KeyboardInterrupt:  # the children have checkpointed; the same command continues them
+        _report_finished(plan, jobs, opts.command)  # a suite longer than a sitting shows what it has so far
         print("interrupted; continue with the same command (finished jobs are kept, the others resume)",
               file=sys.stderr)
         return 130
+    _report_finished(plan, jobs, opts.command)
+    return _report_failures(outcomes)
+
+
+def _report_finished(plan: SuitePlan, jobs: list, command: str) -> None:
+    """Results and summary of the jobs that reached the step budget (the summary names missing tasks)."""
     results = []
     for job in jobs:
         result = read_run(run_dir_of(plan.suite_dir, job))
         if result is not None and result.env_steps >= plan.steps:
             write_result(result, plan.suite_dir / "results")
             results.append(result)
-    _, table = write_report(plan.suite_dir, plan.suite, plan.tasks, results, opts.command)
+    _, table = write_report(plan.suite_dir, plan.suite, plan.tasks, results, command)
     print(table)
     print(f"written: {plan.suite_dir / 'summary.md'}, results/, plots/, tensorboard/")
-    return _report_failures(outcomes)
 
 
 def _run(plan: SuitePlan, todo: list, opts: SuiteOptions) -> list[Outcome]:

@@ -84,6 +84,7 @@ def test_an_interrupted_suite_continues_with_the_same_command(tmp_path):
     assert proc.returncode == 130, out
     assert "continue with the same command" in out
     assert list_checkpoints(run_dir / "checkpoints")  # the stopped child checkpointed
+    assert "missing: Reacher-v5" in (tmp_path / "summary.md").read_text()  # what the sitting finished, so far nothing
     assert steps_done(run_dir) < 150
     first_episode = sorted((run_dir / "episodes").iterdir())[0].read_bytes()
 
