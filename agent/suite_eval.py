@@ -13,7 +13,7 @@ from pathlib import Path
 
 from agent.suite_report import write_report
 from agent.suite_results import RunResult, find_runs, read_run, write_result
-from agent.suite_runner import Outcome, SuitePlan, is_finished, run_dir_of, run_local, run_ray
+from agent.suite_runner import Job, Outcome, SuitePlan, is_finished, run_dir_of, run_local, run_ray
 from agent.suites import get_suite, select_tasks
 
 # Options the suite sets per job; given after '--' they would contradict it.
@@ -77,7 +77,7 @@ def run_suite(opts: SuiteOptions) -> int:
     return _report_failures(outcomes)
 
 
-def _report_finished(plan: SuitePlan, jobs: list, command: str) -> None:
+def _report_finished(plan: SuitePlan, jobs: list[Job], command: str) -> None:
     """Results and summary of the jobs that reached the step budget (the summary names missing tasks)."""
     results = []
     for job in jobs:

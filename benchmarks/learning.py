@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from agent.suite_results import read_eval_csv  # noqa: E402  (one reader of a run's eval.csv)
-from benchmarks.train_runs import TrainRun, threads_per_run, train_all  # noqa: E402
+from benchmarks.train_runs import TrainRun, threads_per_run, train_all, training_command  # noqa: E402
 VARIANTS = {
     "full": [],
     "no-value": ["--no-value"],
@@ -92,9 +91,7 @@ def main() -> None:
         train_all([TrainRun(args.runs / names[v] / f"seed{s}", args.env, s, ["--obs", args.obs, *VARIANTS[v],
                                                                            *args.train_args])
                    for v in args.variant for s in args.seeds], args.steps, args.parallel)
-    # The command that trains (and resumes) these runs: the same minus --report-only.
-    argv = [a for a in sys.argv[1:] if a != "--report-only"]
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *argv])
+    command = training_command(__file__, sys.argv[1:])
     for variant, name in names.items():
         report(args, variant, name, command, threads)
 

@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import shlex
 import statistics
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.train_runs import TrainRun, train_all  # noqa: E402
+from benchmarks.train_runs import TrainRun, train_all, training_command  # noqa: E402
 
 TARGET_FEWER_VIOLATIONS = 5.0  # at least this many times fewer with the budget
 TARGET_MAX_RETURN_DROP = 0.10  # at no more than this fraction lower return
@@ -126,9 +124,7 @@ def main() -> None:
 
     text = markdown(rows)
     print(text)
-    # The command that trains (and resumes) these runs: the same minus --report-only.
-    argv = [a for a in sys.argv[1:] if a != "--report-only"]
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *argv])
+    command = training_command(__file__, sys.argv[1:])
     previous = args.out / "safety.json"
     if args.report_only and previous.is_file():
         command = json.loads(previous.read_text())["command"]
@@ -143,6 +139,7 @@ def main() -> None:
     (args.out / "safety.json").write_text(json.dumps(
         {"command": command, "envs": args.envs, "seeds": args.seeds, "steps": args.steps, "budget": args.budget,
          "mode": args.mode, "rows": rows}, indent=2) + "\n")
+
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ output goes to ``<run_dir>.out`` beside it.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,12 @@ class TrainRun:
     env: str
     seed: int
     options: list[str] = field(default_factory=list)  # 'wm-agent train' options of a new run
+
+
+def training_command(script: str, argv: list[str]) -> str:
+    """The command that trains (and resumes) a benchmark's runs: its own command line minus --report-only."""
+    args = [os.path.relpath(script, ROOT), *(a for a in argv if a != "--report-only")]
+    return "python " + " ".join(shlex.quote(a) for a in args)
 
 
 def threads_per_run(parallel: int) -> int:
@@ -59,6 +66,6 @@ def train_all(runs: list[TrainRun], steps: int, parallel: int) -> None:
     threads = threads_per_run(parallel)
     with ThreadPoolExecutor(parallel) as pool:
         futures = [pool.submit(train_or_resume, run, steps, threads) for run in runs]
-    failures = [str(f.exception()) for f in futures if f.exception() is not None]
+    failures = [e for e in (f.exception() for f in futures) if e is not None]
     if failures:
-        raise SystemExit("\n".join(failures))
+        raise SystemExit("\n".join(map(str, failures)))
