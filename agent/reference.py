@@ -1,6 +1,7 @@
 """Published learning curves to compare against (``benchmarks/reference/``, see its README).
 
-Rows are (task, method, seed, env steps, return) with our task names and our step unit
+Every CSV in that folder is one source (TD-MPC2's result files; TD-MPC's; the DreamerV3
+authors' scores). Rows are (task, method, seed, env steps, return) with our task names and our step unit
 (agent decisions at action repeat 2 on dm_control), so a lookup at an env step compares
 like with like. Nothing is interpolated: a method has a value at a step only where it
 published one.
@@ -12,22 +13,25 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-REFERENCE_CSV = Path(__file__).resolve().parent.parent / "benchmarks" / "reference" / "dmc_tdmpc2_dreamerv3_sac.csv"
-METHODS = ("TD-MPC2", "DreamerV3", "SAC")
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "reference"
+# In the order tables and plots show them. "DreamerV3" is TD-MPC2's runs of it (eval episodes, every 100k
+# steps); "DreamerV3 (authors)" its authors' runs (training episodes, every 5k steps).
+METHODS = ("TD-MPC2", "DreamerV3", "SAC", "TD-MPC", "DreamerV3 (authors)")
 
 # task -> method -> env_steps -> returns over seeds
 Reference = dict[str, dict[str, dict[int, list[float]]]]
 
 
-def load_reference(path: Path = REFERENCE_CSV) -> Reference:
-    """The published curves; empty where the file is absent (an install without benchmarks/)."""
+def load_reference(folder: Path = REFERENCE_DIR) -> Reference:
+    """The published curves of every CSV in ``folder``; empty where there is none (an install without benchmarks/)."""
     table: Reference = defaultdict(lambda: defaultdict(dict))
-    if not path.is_file():
-        return {}
-    with open(path) as f:
-        for row in csv.DictReader(line for line in f if not line.startswith("#")):
-            per_step = table[row["task"]][row["method"]]
-            per_step.setdefault(int(row["env_steps"]), []).append(float(row["return"]))
+    for path in sorted(folder.glob("*.csv")):
+        with open(path) as f:
+            for row in csv.DictReader(line for line in f if not line.startswith("#")):
+                if row["method"] not in METHODS:
+                    raise ValueError(f"{path}: method {row['method']!r} is not one of {', '.join(METHODS)}")
+                per_step = table[row["task"]][row["method"]]
+                per_step.setdefault(int(row["env_steps"]), []).append(float(row["return"]))
     return {task: dict(methods) for task, methods in table.items()}
 
 
@@ -36,5 +40,7 @@ def returns_at(reference: Reference, task: str, method: str, env_steps: int) -> 
     return reference.get(task, {}).get(method, {}).get(env_steps, [])
 
 
-def published_steps(reference: Reference, task: str) -> list[int]:
-    return sorted({s for curve in reference.get(task, {}).values() for s in curve})
+def published_steps(reference: Reference, task: str, method: str | None = None) -> list[int]:
+    """Env steps with a published value for ``task`` (by ``method``, or by any)."""
+    curves = reference.get(task, {})
+    return sorted({s for m, curve in curves.items() if method in (None, m) for s in curve})

@@ -77,6 +77,12 @@ def run_suite(opts: SuiteOptions) -> int:
     return _report_failures(outcomes)
 
 
+def report_suite(opts: SuiteOptions) -> None:
+    """The summary of the suite's finished jobs as they stand, training nothing (e.g. after new reference data)."""
+    plan = make_plan(opts)
+    _report_finished(plan, plan.jobs(), opts.command)
+
+
 def _report_finished(plan: SuitePlan, jobs: list[Job], command: str) -> None:
     """Results and summary of the jobs that reached the step budget (the summary names missing tasks)."""
     results = []

@@ -26,7 +26,8 @@ DPI = 100
 TASK_FIGSIZE = (6.0, 4.0)   # inches: 600 x 400 pixels
 CELL_FIGSIZE = (4.0, 3.0)   # inches per task in the suite grid: 400 x 300 pixels each
 GRID_COLUMNS = 3
-COLORS = {"ours": "tab:blue", "TD-MPC2": "tab:orange", "DreamerV3": "tab:green", "SAC": "tab:red"}
+COLORS = {"ours": "tab:blue", "TD-MPC2": "tab:orange", "DreamerV3": "tab:green", "SAC": "tab:red",
+          "TD-MPC": "tab:purple", "DreamerV3 (authors)": "tab:olive"}
 
 
 def _band(curve: dict[int, list[float]], rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -62,7 +63,7 @@ def draw_task(ax: plt.Axes, task: str, results: list[RunResult], reference: Refe
             continue
         steps, mean, low, high = _band(curve, rng)
         color = COLORS.get(name, COLORS["ours"])
-        # Published curves are sampled sparsely (every 100k steps): dashed between their points.
+        # Published curves are sampled (every 5k to 100k steps): dashed between their points.
         style = {"linestyle": "-", "markersize": 3} if name == label else {"linestyle": "--", "markersize": 5}
         ax.plot(steps, mean, marker="o", color=color, label=f"{name} (n={max(map(len, curve.values()))})", **style)
         ax.fill_between(steps, low, high, color=color, alpha=0.2, linewidth=0)

@@ -106,23 +106,41 @@ def _fmt(i: Interval | None) -> str:
     return "-" if i is None else f"{i.value:.1f} [{i.low:.1f}, {i.high:.1f}]"
 
 
+def shown_methods(summary: Summary) -> list[str]:
+    """The published methods with a value at some row's env step (the others would be a column of '-')."""
+    return [m for m in METHODS if any(m in row.published for row in summary.rows)]
+
+
+def sampling_gap(reference: Reference, tasks: list[str], method: str) -> int | None:
+    """How far apart ``method`` publishes its points on ``tasks`` (the smallest gap), if it published any."""
+    steps = sorted({s for t in tasks for s in published_steps(reference, t, method)})
+    gaps = [b - a for a, b in zip(steps, steps[1:])]
+    return min(gaps) if gaps else None
+
+
 def markdown(summary: Summary, reference: Reference) -> str:
-    head = ["task", "seeds", "env steps", "wm-agent return [95% CI]", "wall min", "plan ms/action", *METHODS]
+    methods = shown_methods(summary)
+    head = ["task", "seeds", "env steps", "wm-agent return [95% CI]", "wall min", "plan ms/action", *methods]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in summary.rows:
         lines.append("| " + " | ".join([
             row.task, ",".join(map(str, row.seeds)), str(row.env_steps), _fmt(row.ours), f"{row.wall_minutes:.1f}",
             "-" if row.plan_ms_per_action is None else f"{row.plan_ms_per_action:.1f}",
-            *(_fmt(row.published.get(m)) for m in METHODS)]) + " |")
+            *(_fmt(row.published.get(m)) for m in methods)]) + " |")
     if summary.iqm is not None:
-        lines.append("| **IQM** (normalised) | | | " + _fmt_iqm(summary.iqm) + " | | | "
-                     + " | ".join(_fmt_iqm(summary.published_iqm.get(m)) for m in METHODS) + " |")
+        lines.append("| **IQM** (normalised) | | | " + " | ".join(
+            [_fmt_iqm(summary.iqm), "", "", *(_fmt_iqm(summary.published_iqm.get(m)) for m in methods)]) + " |")
     notes = [f"IQM: {summary.iqm_note}."]
-    unpublished = [row for row in summary.rows if not row.published and published_steps(reference, row.task)]
-    if unpublished:
-        steps = sorted({s for row in unpublished for s in published_steps(reference, row.task)})
-        notes.append(f"'-' under a method: it published no value at that env step (its curves are sampled at "
-                     f"{', '.join(f'{s:,}' for s in steps[:3])}, ...); the plots show its nearest points.")
+    if any(m not in row.published for row in summary.rows for m in methods):
+        notes.append("'-' under a method: it published no value for that task at that env step (never interpolated).")
+    tasks = [row.task for row in summary.rows]
+    hidden = [(m, gap) for m in METHODS if m not in methods and (gap := sampling_gap(reference, tasks, m))]
+    if hidden:
+        notes.append("Not shown, no published value at these env steps: " + ", ".join(
+            f"{m} (published every {gap:,} steps)" for m, gap in hidden) + "; the plots show their points up to our last env step.")
+    if "DreamerV3 (authors)" in methods:
+        notes.append("DreamerV3 (authors): its authors' own runs, training-episode scores in bins of 5,000 steps "
+                     "(the others are evaluation episodes).")
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 
 
@@ -160,8 +178,9 @@ def write_report(suite_dir: Path, suite: str, tasks: tuple[str, ...], results: l
         log_images(suite_dir / "tensorboard", images, max(r.env_steps for r in results))
     header = f"# Suite {suite}\n\n" + (f"Command: `{command}`\n\n" if command else "")
     text = (header + "Eval return at the last env step (agent decisions) all seeds of a task reached; mean over "
-            "seeds with a 95% percentile-bootstrap interval. Published methods (TD-MPC2's result files, see "
-            "benchmarks/reference/README.md) at the same env step.\n\n" + table
+            "seeds with a 95% percentile-bootstrap interval. Published methods at the same env step: TD-MPC2, "
+            "DreamerV3 and SAC from TD-MPC2's result files, TD-MPC from its own, DreamerV3 (authors) from the "
+            "DreamerV3 repository (benchmarks/reference/README.md).\n\n" + table
             + (f"\n![{suite}](plots/{suite}.png)\n" if by_task else ""))
     (suite_dir / "summary.md").write_text(text)
     (suite_dir / "summary.json").write_text(json.dumps(to_json(summary), indent=2) + "\n")

@@ -7,11 +7,13 @@ and a larger ``--steps`` continues every run further, so a suite spans sittings.
 
     python benchmarks/suite.py --suite dmc-easy --seeds 2 --steps 20000 --jobs 2
     python benchmarks/suite.py --suite dmc-easy --seeds 2 --steps 100000 --jobs 2   # later: continue to 100k
+    python benchmarks/suite.py --suite dmc-easy --seeds 2 --steps 20000 --report-only  # re-summarise, no training
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -19,7 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agent.cli import PROG  # noqa: E402
 from agent.cli import main as wm_agent  # noqa: E402
+from agent.suite_eval import SuiteOptions, report_suite  # noqa: E402
 
 
 def publish(suite_dir: Path, out: Path) -> None:
@@ -40,6 +44,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--ray", metavar="ADDRESS")
+    parser.add_argument("--report-only", action="store_true",
+                        help="summarise the finished jobs again (current reference data) and publish; train nothing")
     parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options after --")
     args = parser.parse_args()
 
@@ -47,7 +53,12 @@ def main() -> int:
     argv = ["eval", "--suite", args.suite, "--seeds", str(args.seeds), "--steps", str(args.steps),
             "--jobs", str(args.jobs), "--suite-dir", str(suite_dir), *(["--ray", args.ray] if args.ray else []),
             *(["--", *args.train_args] if args.train_args else [])]
-    code = wm_agent(argv)
+    if args.report_only:  # the summary names the command that trained the runs
+        report_suite(SuiteOptions(args.suite, args.seeds, args.steps, args.jobs, suite_dir,
+                                  train_args=tuple(args.train_args), command=shlex.join([PROG, *argv])))
+        code = 0
+    else:
+        code = wm_agent(argv)
     publish(suite_dir, ROOT / "benchmarks" / "results" / f"suite_{args.suite}")
     return code
 

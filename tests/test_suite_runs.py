@@ -16,6 +16,7 @@ import pytest
 from agent import suite_runner
 from agent.checkpoint import list_checkpoints
 from agent.cli import main
+from agent.suite_eval import SuiteOptions, report_suite
 from agent.suite_results import RunResult, steps_done
 from agent.suite_runner import Job, Outcome, SuitePlan, gather, ray_resources
 
@@ -53,6 +54,13 @@ def test_a_crashed_job_is_reported_with_its_log_and_the_others_complete(tmp_path
     assert reacher["env_steps"] == 100 and reacher["episodes"] == 1 and reacher["plan_ms_per_action"] > 0
     assert [p[0] for p in reacher["curve"]] == [50, 100]
     assert "missing: InvertedPendulum-v5" in (tmp_path / "summary.md").read_text()
+    # Re-summarising what is there (as after new reference data) trains nothing and writes the same rows.
+    (tmp_path / "summary.md").unlink()
+    report_suite(SuiteOptions("gym-mujoco", 1, 100, 1, tmp_path, ("Reacher-v5", "InvertedPendulum-v5"),
+                              command="the training command"))
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Command: `the training command`" in summary and "| Reacher-v5 | 1 | 100 |" in summary
+    assert "missing: InvertedPendulum-v5" in summary and not (tmp_path / "runs" / "InvertedPendulum-v5-s1").exists()
 
     # The same command again: the finished job is kept as it is, the failed one is tried again.
     reacher_log = (tmp_path / "runs" / "Reacher-v5-s1" / "train.log").read_text()

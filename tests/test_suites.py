@@ -1,6 +1,7 @@
 """Suite definitions, summary statistics, the summary table and the plots, on made-up results."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -9,8 +10,8 @@ from scipy.stats import trim_mean
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agent.cli import main
-from agent.reference import REFERENCE_CSV, load_reference
-from agent.suite_report import summarise, write_report
+from agent.reference import METHODS, REFERENCE_DIR, load_reference
+from agent.suite_report import markdown, summarise, write_report
 from agent.suite_results import RunResult
 from agent.suite_stats import bootstrap_mean, iqm, stratified_bootstrap
 from agent.suites import SUITES, UnknownSuiteError, get_suite, score_range, select_tasks
@@ -141,15 +142,45 @@ def test_report_writes_table_plots_and_tensorboard_images(tmp_path):
     assert (image.width, image.height, image.step) == (1200, 600, 20_000)
 
 
-def test_reference_file_names_its_source_and_covers_dmc_easy_in_our_step_unit():
-    header = REFERENCE_CSV.read_text().splitlines()[:2]
-    assert "nicklashansen/tdmpc2 commit" in header[0] and "action repeat 2" in header[1]
-    reference = load_reference()
-    for task in SUITES["dmc-easy"].tasks:
-        for method in ("TD-MPC2", "DreamerV3", "SAC"):
-            steps = reference[task][method]
-            assert max(steps) <= 1_000_000 and 100_000 in steps, (task, method)
-            assert all(0 <= r <= 1000 for rs in steps.values() for r in rs)
+def test_markdown_shows_only_methods_published_at_the_rows_step_and_names_the_others():
+    reference = {"reacher-easy": {"TD-MPC2": {0: [50.0], 100_000: [950.0]}, "TD-MPC": {10_000: [500.0], 20_000: [700.0]}},
+                 "walker-walk": {"TD-MPC2": {0: [30.0], 100_000: [900.0]}}}
+    results = [made_up("reacher-easy", 1, 400.0), made_up("walker-walk", 1, 200.0)]
+    table = markdown(summarise("dmc-easy", ("reacher-easy", "walker-walk"), results, reference), reference)
+    head, _, reacher, walker, *_ = table.splitlines()
+    assert head.endswith("| plan ms/action | TD-MPC |")  # TD-MPC2 has nothing at 20k: no column of '-'
+    assert reacher.endswith("| 700.0 [700.0, 700.0] |") and walker.endswith("| - |")
+    assert "no value for that task at that env step" in table
+    assert "Not shown, no published value at these env steps: TD-MPC2 (published every 100,000 steps)" in table
+
+
+# What each source's step counts (benchmarks/reference/README.md) decides where its points fall in ours.
+SOURCES = {"dmc_tdmpc2_dreamerv3_sac.csv": ("nicklashansen/tdmpc2 commit", ("TD-MPC2", "DreamerV3", "SAC"), 100_000),
+           "dmc_tdmpc.csv": ("nicklashansen/tdmpc commit", ("TD-MPC",), 10_000),
+           "dmc_dreamerv3.csv": ("danijar/dreamerv3 commit", ("DreamerV3 (authors)",), 5_000)}
+
+
+def test_reference_files_name_their_source_and_cover_dmc_easy_in_our_step_unit(tmp_path):
+    assert sorted(p.name for p in REFERENCE_DIR.glob("*.csv")) == sorted(SOURCES)
+    for name, (source, methods, every) in SOURCES.items():
+        header = (REFERENCE_DIR / name).read_text().splitlines()[:2]
+        assert source in header[0] and "action repeat 2" in header[1], name
+        (tmp_path / name).mkdir()
+        shutil.copy(REFERENCE_DIR / name, tmp_path / name)
+        reference = load_reference(tmp_path / name)  # this file alone
+        for task in SUITES["dmc-easy"].tasks:
+            for method in methods:
+                steps = sorted(reference[task][method])
+                assert max(steps) <= 1_000_000 and min(b - a for a, b in zip(steps, steps[1:])) == every, (name, task)
+                assert 20_000 in steps or every == 100_000
+                assert all(0 <= r <= 1000 for rs in reference[task][method].values() for r in rs)
+    assert set(m for task in load_reference().values() for m in task) == set(METHODS)
+
+
+def test_reference_with_an_unknown_method_is_refused(tmp_path):
+    (tmp_path / "x.csv").write_text("# source\n# unit\ntask,method,seed,env_steps,return\nreacher-easy,PPO,1,0,1.0\n")
+    with pytest.raises(ValueError, match="'PPO' is not one of TD-MPC2"):
+        load_reference(tmp_path)
 
 
 def fake_run(run_dir, task: str, seed: int, evals: list[tuple[int, float]]) -> None:

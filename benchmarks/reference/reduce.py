@@ -1,0 +1,151 @@
+"""Reduce published dm_control learning curves to the small CSVs the suite report compares against.
+
+Each source is read from a git directory of its repository (a bare clone or a ``.git``)
+and written to its own CSV here, in our task names and our step unit: agent decisions at
+action repeat 2, i.e. dm_control env steps / 2 (500 per episode).
+
+    python benchmarks/reference/reduce.py tdmpc2    /path/to/tdmpc2.git     # TD-MPC2, DreamerV3, SAC
+    python benchmarks/reference/reduce.py tdmpc     /path/to/tdmpc.git      # TD-MPC
+    python benchmarks/reference/reduce.py dreamerv3 /path/to/dreamerv3.git  # DreamerV3, the authors' runs
+
+Only data files are read; see README.md for what each source's step counts and why the
+conversion below is right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from agent.suites import SUITES  # noqa: E402
+from envs import resolve_env_name  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+Row = tuple[str, str, int, int, float]  # task, method, seed, env steps (ours), return
+
+
+def their_name(task: str) -> str:
+    """Our 'ball_in_cup-catch' / 'finger-turn_hard' are their 'cup-catch' / 'finger-turn-hard'."""
+    return task.replace("ball_in_cup", "cup").replace("_", "-")
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "--git-dir", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def git_bytes(repo: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "--git-dir", str(repo), *args], check=True, capture_output=True).stdout
+
+
+def dmc_tasks() -> list[str]:
+    return sorted({t for s in SUITES.values() for t in s.tasks if resolve_env_name(t).suite == "dmc"})
+
+
+def show_csv(repo: Path, commit: str, path: str) -> list[dict[str, str]] | None:
+    try:
+        return list(csv.DictReader(io.StringIO(git(repo, "show", f"{commit}:{path}"))))
+    except subprocess.CalledProcessError:
+        return None
+
+
+def tdmpc2_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]:
+    """results/{tdmpc2,dreamerv3,sac}/<task>.csv, columns step,reward,seed; step is already our unit."""
+    for task in dmc_tasks():
+        for folder, method in {"tdmpc2": "TD-MPC2", "dreamerv3": "DreamerV3", "sac": "SAC"}.items():
+            rows = show_csv(repo, commit, f"results/{folder}/{their_name(task)}.csv")
+            if rows is None:
+                missing.append(f"{method}:{task}")
+                continue
+            for r in rows:
+                yield task, method, int(r["seed"]), int(float(r["step"])), float(r["reward"])
+
+
+def tdmpc_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]:
+    """results/<task>.csv, columns seed,step,return; step is their env_step = dm_control env steps."""
+    for task in dmc_tasks():
+        rows = show_csv(repo, commit, f"results/{their_name(task)}.csv")
+        if rows is None:
+            missing.append(f"TD-MPC:{task}")
+            continue
+        for r in rows:
+            yield task, "TD-MPC", int(r["seed"]), int(r["step"]) // 2, float(r["return"])
+
+
+def dreamerv3_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]:
+    """scores/dmc_proprio-dreamerv3.json.gz: runs of {task, seed, xs, ys}; xs are dm_control env steps."""
+    runs = json.loads(gzip.decompress(git_bytes(repo, "show", f"{commit}:scores/dmc_proprio-dreamerv3.json.gz")))
+    by_task = {run["task"]: [] for run in runs}
+    for run in runs:
+        by_task[run["task"]].append(run)
+    for task in dmc_tasks():
+        theirs = "dmc_" + task.replace("-", "_")
+        if theirs not in by_task:
+            missing.append(f"{DREAMERV3_AUTHORS}:{task}")
+            continue
+        for run in by_task[theirs]:
+            for x, y in zip(run["xs"], run["ys"]):
+                yield task, DREAMERV3_AUTHORS, int(run["seed"]), int(x) // 2, float(y)
+
+
+DREAMERV3_AUTHORS = "DreamerV3 (authors)"  # the DreamerV3 authors' own runs, beside TD-MPC2's runs of it
+
+
+@dataclass(frozen=True)
+class Source:
+    repository: str
+    files: str
+    out: str
+    unit: str  # the second header line: what env_steps and return are
+    rows: Callable[[Path, str, list[str]], Iterator[Row]]
+
+
+SOURCES = {
+    "tdmpc2": Source("github.com/nicklashansen/tdmpc2", "results/{tdmpc2,dreamerv3,sac}/<task>.csv",
+                     "dmc_tdmpc2_dreamerv3_sac.csv",
+                     "env_steps: agent decisions at action repeat 2 (500 per episode), as in wm-agent, their step "
+                     "unchanged; return: their eval episode return (0-1000)", tdmpc2_rows),
+    "tdmpc": Source("github.com/nicklashansen/tdmpc", "results/<task>.csv", "dmc_tdmpc.csv",
+                    "env_steps: their env_step (dm_control env steps, any action repeat) / 2 = agent decisions at "
+                    "action repeat 2, as in wm-agent; return: their eval episode return (0-1000)", tdmpc_rows),
+    "dreamerv3": Source("github.com/danijar/dreamerv3", "scores/dmc_proprio-dreamerv3.json.gz", "dmc_dreamerv3.csv",
+                        "env_steps: their xs (dm_control env steps at action repeat 2, bins of 10,000) / 2 = agent "
+                        "decisions at action repeat 2, as in wm-agent; return: their training episode score "
+                        "(0-1000)", dreamerv3_rows),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", choices=sorted(SOURCES))
+    parser.add_argument("repo", type=Path, help="git directory of a clone of the source (bare or .git)")
+    parser.add_argument("--commit", default="HEAD")
+    parser.add_argument("--max-steps", type=int, default=1_000_000, help="keep env steps (ours) up to this")
+    args = parser.parse_args()
+
+    source = SOURCES[args.source]
+    commit = git(args.repo, "rev-parse", args.commit).strip()
+    missing: list[str] = []
+    rows = sorted(r for r in source.rows(args.repo, commit, missing) if r[3] <= args.max_steps)
+    out = HERE / source.out
+    with open(out, "w", newline="") as f:
+        f.write(f"# source: {source.repository} commit {commit}, {source.files}\n")
+        f.write(f"# {source.unit}; kept up to {args.max_steps}\n")
+        writer = csv.writer(f)
+        writer.writerow(["task", "method", "seed", "env_steps", "return"])
+        writer.writerows((task, method, seed, steps, f"{ret:.1f}") for task, method, seed, steps, ret in rows)
+    print(f"wrote {len(rows)} rows to {out}; not published: {', '.join(missing) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
