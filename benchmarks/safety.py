@@ -4,9 +4,10 @@ Each (env, variant, seed) is a real ``wm-agent train`` run in
 ``benchmarks/runs/safety/<env>-<variant>/seed<k>``; running the same command again resumes
 unfinished runs from their checkpoints. Both variants learn the safety head (so they
 cost the same per update and both report its precision/recall); only ``budget`` plans
-with it. The table compares the last evaluation of each run: eval return and
-violations per episode (steps the env flagged unsafe), mean over seeds, and checks the
-target: at least 5x fewer violations at no more than 10% lower return.
+with it. The table compares the runs at one evaluation step (``--steps``, or while runs
+are unfinished the last step every seed reached): eval return and violations per
+episode (steps the env flagged unsafe), mean over seeds, and checks the target: at
+least 5x fewer violations at no more than 10% lower return.
 
     python benchmarks/safety.py                                   # reacher-hard and Pusher-v5, 3 seeds, 20k
     python benchmarks/safety.py --envs Pusher-v5 --seeds 1 --steps 10000 --budget 0.2
@@ -35,31 +36,36 @@ def variants(budget: float, mode: str) -> dict[str, list[str]]:
             "budget": ["--safety-budget", str(budget), "--safety-mode", mode]}
 
 
-def last_row(path: Path) -> dict[str, float] | None:
+def rows_by_step(path: Path) -> dict[int, dict[str, float]]:
+    """A run's CSV (eval.csv or eval_safety.csv) as env steps -> row; empty before its first evaluation."""
     if not path.is_file():
-        return None
+        return {}
     with open(path) as f:
-        rows = list(csv.DictReader(f))
-    return {k: float(v) for k, v in rows[-1].items()} if rows else None
+        return {int(float(r["env_steps"])): {k: float(v) for k, v in r.items()} for r in csv.DictReader(f)}
 
 
-def summarise(run_dirs: list[Path]) -> dict[str, float | None]:
-    """Mean over seeds of the last eval's return, violations per episode and head precision/recall."""
-    evals = [(last_row(d / "eval.csv"), last_row(d / "eval_safety.csv")) for d in run_dirs]
-    done = [(e, s) for e, s in evals if e is not None and s is not None]
-    if not done:
+def summarise(run_dirs: list[Path], steps: int) -> dict[str, float | None]:
+    """Mean over seeds of eval return, violations per episode and head precision/recall, every seed at one
+    env step: ``steps`` where seeds reached it (those seeds only), else the last step all seeds reached."""
+    seeds = [(rows_by_step(d / "eval.csv"), rows_by_step(d / "eval_safety.csv")) for d in run_dirs]
+    seeds = [(e, s) for e, s in seeds if set(e) & set(s)]  # evaluated at least once
+    finished = [(e, s) for e, s in seeds if steps in e and steps in s]
+    common = set.intersection(*(set(e) & set(s) for e, s in seeds)) if seeds else set()
+    if not finished and not common:
         return {"seeds_done": 0, "env_steps": None, "return": None, "return_sd": None, "violations": None,
                 "precision": None, "recall": None}
+    seeds, step = (finished, steps) if finished else (seeds, max(common))
 
     def mean(values: list[float]) -> float | None:
         finite = [v for v in values if v == v]  # NaN: undefined for that seed
         return round(statistics.fmean(finite), 3) if finite else None
 
-    returns = [e["return_mean"] for e, _ in done]
-    return {"seeds_done": len(done), "env_steps": int(min(e["env_steps"] for e, _ in done)),
+    returns = [e[step]["return_mean"] for e, _ in seeds]
+    return {"seeds_done": len(seeds), "env_steps": step,
             "return": mean(returns), "return_sd": round(statistics.pstdev(returns), 1),
-            "violations": mean([s["episode_cost_mean"] for _, s in done]),
-            "precision": mean([s["head_precision"] for _, s in done]), "recall": mean([s["head_recall"] for _, s in done])}
+            "violations": mean([s[step]["episode_cost_mean"] for _, s in seeds]),
+            "precision": mean([s[step]["head_precision"] for _, s in seeds]),
+            "recall": mean([s[step]["head_recall"] for _, s in seeds])}
 
 
 def verdict(free: dict, safe: dict) -> str:
@@ -69,15 +75,16 @@ def verdict(free: dict, safe: dict) -> str:
     if (free["seeds_done"], free["env_steps"]) != (safe["seeds_done"], safe["env_steps"]):
         return "pending (not yet at equal seeds and env steps)"
     drop = (free["return"] - safe["return"]) / max(abs(free["return"]), 1e-9)
+    change = f"return {-100 * drop + 0.0:+.1f}%"  # + 0.0: no '-0.0%' when nothing changed
     if not free["violations"]:
-        return f"no violations to remove without the budget; return {-100 * drop:+.1f}%: not measurable"
+        return f"no violations to remove without the budget; {change}: not measurable"
     if safe["violations"] == 0:
         fewer, fewer_text = float("inf"), "no violations left"
     else:
         fewer = free["violations"] / safe["violations"]
         fewer_text = f"{fewer:.1f}x fewer violations"
     met = fewer >= TARGET_FEWER_VIOLATIONS and drop <= TARGET_MAX_RETURN_DROP
-    return f"{fewer_text}, return {-100 * drop:+.1f}%: {'met' if met else 'not met'}"
+    return f"{fewer_text}, {change}: {'met' if met else 'not met'}"
 
 
 def markdown(rows: list[dict]) -> str:
@@ -118,7 +125,8 @@ def main() -> None:
                   args.steps, args.parallel)
     rows = []
     for env in args.envs:
-        summaries = {variant: summarise([run_dir(env, variant, s) for s in args.seeds]) for variant in plan}
+        summaries = {variant: summarise([run_dir(env, variant, s) for s in args.seeds], args.steps)
+                     for variant in plan}
         rows += [{"env": env, "variant": variant, **summary} for variant, summary in summaries.items()]
         rows[-1]["verdict"] = verdict(summaries["unconstrained"], summaries["budget"])
 
@@ -130,7 +138,7 @@ def main() -> None:
         command = json.loads(previous.read_text())["command"]
     args.out.mkdir(parents=True, exist_ok=True)
     note = (f"# Safety: planning with and without a safety budget\n\nCommand: `{command}`\n\n"
-            f"Last evaluation of each run (no exploration noise), mean over seeds: eval return and violations "
+            f"Evaluation at the env steps shown (no exploration noise), mean over the seeds that reached them: eval return and violations "
             f"per episode (env steps flagged unsafe, see README's safety table). `budget` plans with "
             f"`--safety-budget {args.budget} --safety-mode {args.mode}`; both variants learn the safety head. "
             f"Target: >= {TARGET_FEWER_VIOLATIONS:g}x fewer violations at <= {100 * TARGET_MAX_RETURN_DROP:g}% "

@@ -1,0 +1,67 @@
+"""The safety benchmark's table and verdict, and the shared benchmark helpers, on made-up runs."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.train_runs import threads_per_run, training_command  # noqa: E402
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+safety = load_script("safety")
+
+
+def fake_safety_run(run_dir: Path, evals: list[tuple[int, float, float]]) -> Path:
+    """eval.csv and eval_safety.csv as the trainer writes them: (env steps, return, violations per episode)."""
+    run_dir.mkdir(parents=True)
+    (run_dir / "eval.csv").write_text("env_steps,return_mean,return_std,episodes,wall_seconds\n" + "".join(
+        f"{s},{r},1.0,5,10.0\n" for s, r, _ in evals))
+    (run_dir / "eval_safety.csv").write_text("env_steps,episode_cost_mean,violation_rate,head_precision,head_recall\n"
+                                             + "".join(f"{s},{c},{c / 500},0.5,nan\n" for s, _, c in evals))
+    return run_dir
+
+
+def test_seeds_are_compared_at_one_env_step(tmp_path):
+    a = fake_safety_run(tmp_path / "a", [(10_000, 100.0, 8.0), (20_000, 300.0, 4.0)])
+    b = fake_safety_run(tmp_path / "b", [(10_000, 200.0, 6.0)])  # interrupted at 10k
+    row = safety.summarise([a, b], steps=20_000)  # only a finished: a alone, at 20k
+    assert (row["seeds_done"], row["env_steps"], row["return"], row["violations"]) == (1, 20_000, 300.0, 4.0)
+    row = safety.summarise([a, b], steps=30_000)  # none finished: both at the last step both reached
+    assert (row["seeds_done"], row["env_steps"], row["return"], row["violations"]) == (2, 10_000, 150.0, 7.0)
+    assert row["precision"] == 0.5 and row["recall"] is None  # NaN recall (no positives) is left out, not 0
+    missing = safety.summarise([tmp_path / "nothing"], steps=20_000)
+    assert missing["seeds_done"] == 0 and missing["return"] is None
+
+
+def summary(seeds: int, steps: int, ret: float, violations: float) -> dict:
+    return {"seeds_done": seeds, "env_steps": steps, "return": ret, "violations": violations}
+
+
+def test_verdict_against_the_target():
+    free = summary(3, 20_000, 100.0, 10.0)
+    assert safety.verdict(free, summary(3, 20_000, 95.0, 1.0)) == "10.0x fewer violations, return -5.0%: met"
+    assert safety.verdict(free, summary(3, 20_000, 80.0, 1.0)).endswith("return -20.0%: not met")
+    assert safety.verdict(free, summary(3, 20_000, 100.0, 4.0)).startswith("2.5x fewer violations")
+    assert safety.verdict(free, summary(3, 20_000, 100.0, 0.0)) == "no violations left, return +0.0%: met"
+    assert safety.verdict(free, summary(2, 20_000, 100.0, 0.0)).startswith("pending")  # unequal seeds
+    assert safety.verdict(free, summary(3, 10_000, 100.0, 0.0)).startswith("pending")  # unequal steps
+    assert "not measurable" in safety.verdict(summary(3, 20_000, 100.0, 0.0), summary(3, 20_000, 90.0, 0.0))
+
+
+def test_training_command_and_threads():
+    script = str(ROOT / "benchmarks" / "safety.py")
+    assert training_command(script, ["--report-only", "--envs", "Pusher-v5", "--", "--hidden-dim", "64"]) == \
+        "python benchmarks/safety.py --envs Pusher-v5 -- --hidden-dim 64"
+    assert threads_per_run(10_000) == 1
+
+
+def test_verdict_without_results_is_pending():
+    assert safety.verdict(summary(0, None, None, None), summary(3, 20_000, 90.0, 0.0)) == "pending"
