@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from agent.reference import METHODS, Reference, load_reference, returns_at  # noqa: E402
 from agent.suite_results import read_eval_csv  # noqa: E402  (one reader of a run's eval.csv)
 from benchmarks.train_runs import TrainRun, threads_per_run, train_all, training_command  # noqa: E402
 VARIANTS = {
@@ -32,12 +33,18 @@ VARIANTS = {
     "no-prior": ["--no-policy-prior"],
     "no-value-no-prior": ["--no-value", "--no-policy-prior"],
 }
-# Published eval returns on reacher-easy at 100k env steps (see the issue/README for sources).
-REFERENCE_100K = {"TD-MPC2": 937, "DreamerV3": "693-872", "SAC": 540}
+def published_mean(reference: Reference, env: str, method: str, step: int) -> float | None:
+    values = returns_at(reference, env, method, step)
+    return round(statistics.fmean(values), 1) if values else None
 
 
-def table(curves: dict[int, list[dict[str, float]]]) -> tuple[list[str], list[dict]]:
+def table(curves: dict[int, list[dict[str, float]]], env: str = "", reference: Reference | None = None
+          ) -> tuple[list[str], list[dict]]:
+    """Per eval step: each seed's return, their median and wall-clock, and the mean of each published
+    method at that same step (``reference``, the columns of methods that published at some step here)."""
+    reference = reference or {}
     steps = sorted({int(r["env_steps"]) for curve in curves.values() for r in curve})
+    methods = [m for m in METHODS if any(returns_at(reference, env, m, step) for step in steps)]
     rows = []
     for step in steps:
         at = {seed: next((r for r in curve if int(r["env_steps"]) == step), None) for seed, curve in curves.items()}
@@ -45,9 +52,23 @@ def table(curves: dict[int, list[dict[str, float]]]) -> tuple[list[str], list[di
         walls = [r["wall_seconds"] / 60 for r in at.values() if r]
         rows.append({"env_steps": step, **{f"seed{s}": (round(r["return_mean"], 1) if r else None) for s, r in at.items()},
                      "seeds": len(returns), "median": round(statistics.median(returns), 1),
-                     "wall_min_median": round(statistics.median(walls), 1)})
-    header = ["env_steps", *[f"seed{s}" for s in curves], "seeds", "median", "wall_min_median"]
+                     "wall_min_median": round(statistics.median(walls), 1),
+                     **{m: published_mean(reference, env, m, step) for m in methods}})
+    header = ["env_steps", *[f"seed{s}" for s in curves], "seeds", "median", "wall_min_median", *methods]
     return header, rows
+
+
+def published_note(reference: Reference, env: str, obs: str) -> str:
+    """What the published columns are, and the published values at 100k env steps."""
+    if obs != "state":
+        return ("The published curves in benchmarks/reference/ learn from proprioception, so none is shown "
+                "beside a run from pixels.")
+    at_100k = {m: v for m in METHODS if (v := published_mean(reference, env, m, 100_000)) is not None}
+    if not at_100k:
+        return f"No published curve for {env} in benchmarks/reference/."
+    return ("Published methods (benchmarks/reference/README.md; mean over their seeds, at the same env steps, "
+            "DreamerV3 (authors) from training episodes) appear as columns where they published a value. At "
+            f"100k env steps on {env}: " + ", ".join(f"{m} {v}" for m, v in at_100k.items()) + ".")
 
 
 def status(curves: dict[int, list[dict[str, float]]], steps: int) -> str:
@@ -99,7 +120,8 @@ def main() -> None:
 def report(args: argparse.Namespace, variant: str, name: str, command: str, threads: int) -> None:
     """Print one variant's table and write it (markdown with commentary, and json) to benchmarks/results/."""
     curves = {s: read_eval_csv(args.runs / name / f"seed{s}") for s in args.seeds}
-    header, rows = table(curves)
+    reference = load_reference() if args.obs == "state" else {}  # published curves are from proprioception
+    header, rows = table(curves, args.env, reference)
     text = markdown(header, rows)
     print(f"{name}\n{text}")
     results = ROOT / "benchmarks" / "results"
@@ -115,8 +137,7 @@ def report(args: argparse.Namespace, variant: str, name: str, command: str, thre
             f"Command: `{command}`\n\nEval return (mean over eval episodes, no exploration noise) "
             f"per seed at each env step (agent decisions), and their median over the seeds evaluated there; wall-clock is training time summed over sittings, "
             f"evaluation included, on a {os.cpu_count()}-core machine with {threads} torch thread(s) per run and "
-            f"{parallel} run(s) at once.\n\nPublished at 100k steps on reacher-easy: "
-            + ", ".join(f"{k} {v}" for k, v in REFERENCE_100K.items()) + "\n\n" + text + "\n")
+            f"{parallel} run(s) at once.\n\n{published_note(load_reference(), args.env, args.obs)}\n\n" + text + "\n")
     (results / f"learning_{name}.md").write_text(note)
     (results / f"learning_{name}.json").write_text(json.dumps(
         {"command": command, "env": args.env, "obs": args.obs, "variant": variant, "seeds": args.seeds,

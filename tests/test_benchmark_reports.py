@@ -65,3 +65,21 @@ def test_training_command_and_threads():
 
 def test_verdict_without_results_is_pending():
     assert safety.verdict(summary(0, None, None, None), summary(3, 20_000, 90.0, 0.0)) == "pending"
+
+
+learning = load_script("learning")
+
+
+def test_learning_table_puts_published_means_beside_ours_at_the_same_steps():
+    curves = {1: [{"env_steps": 10_000, "return_mean": 100.0, "wall_seconds": 60.0},
+                  {"env_steps": 20_000, "return_mean": 300.0, "wall_seconds": 120.0}],
+              2: [{"env_steps": 10_000, "return_mean": 200.0, "wall_seconds": 120.0}]}
+    reference = {"reacher-easy": {"TD-MPC": {20_000: [600.0, 800.0]}, "TD-MPC2": {100_000: [900.0]}}}
+    header, rows = learning.table(curves, "reacher-easy", reference)
+    assert header == ["env_steps", "seed1", "seed2", "seeds", "median", "wall_min_median", "TD-MPC"]
+    assert rows[0] == {"env_steps": 10_000, "seed1": 100.0, "seed2": 200.0, "seeds": 2, "median": 150.0,
+                       "wall_min_median": 1.5, "TD-MPC": None}
+    assert (rows[1]["seed2"], rows[1]["median"], rows[1]["TD-MPC"]) == (None, 300.0, 700.0)
+    assert "At 100k env steps on reacher-easy: TD-MPC2 900.0." in learning.published_note(reference, "reacher-easy",
+                                                                                         "state")
+    assert "none is shown beside a run from pixels" in learning.published_note(reference, "reacher-easy", "pixels")
