@@ -136,8 +136,9 @@ def markdown(summary: Summary, reference: Reference) -> str:
     tasks = [row.task for row in summary.rows]
     hidden = [(m, gap) for m in METHODS if m not in methods and (gap := sampling_gap(reference, tasks, m))]
     if hidden:
-        notes.append("Not shown, no published value at these env steps: " + ", ".join(
-            f"{m} (published every {gap:,} steps)" for m, gap in hidden) + "; the plots show their points up to our last env step.")
+        notes.append("Not shown, no published value at these env steps: "
+                     + ", ".join(f"{m} (published every {gap:,} steps)" for m, gap in hidden)
+                     + "; the plots show their points up to our last env step.")
     if "DreamerV3 (authors)" in methods:
         notes.append("DreamerV3 (authors): its authors' own runs, training-episode scores in bins of 5,000 steps "
                      "(the others are evaluation episodes).")

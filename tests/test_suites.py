@@ -143,7 +143,8 @@ def test_report_writes_table_plots_and_tensorboard_images(tmp_path):
 
 
 def test_markdown_shows_only_methods_published_at_the_rows_step_and_names_the_others():
-    reference = {"reacher-easy": {"TD-MPC2": {0: [50.0], 100_000: [950.0]}, "TD-MPC": {10_000: [500.0], 20_000: [700.0]}},
+    reference = {"reacher-easy": {"TD-MPC2": {0: [50.0], 100_000: [950.0]},
+                                  "TD-MPC": {10_000: [500.0], 20_000: [700.0]}},
                  "walker-walk": {"TD-MPC2": {0: [30.0], 100_000: [900.0]}}}
     results = [made_up("reacher-easy", 1, 400.0), made_up("walker-walk", 1, 200.0)]
     table = markdown(summarise("dmc-easy", ("reacher-easy", "walker-walk"), results, reference), reference)
