@@ -33,6 +33,8 @@ VARIANTS = {
     "no-prior": ["--no-policy-prior"],
     "no-value-no-prior": ["--no-value", "--no-policy-prior"],
 }
+
+
 def published_mean(reference: Reference, env: str, method: str, step: int) -> float | None:
     values = returns_at(reference, env, method, step)
     return round(statistics.fmean(values), 1) if values else None
@@ -120,8 +122,9 @@ def main() -> None:
 def report(args: argparse.Namespace, variant: str, name: str, command: str, threads: int) -> None:
     """Print one variant's table and write it (markdown with commentary, and json) to benchmarks/results/."""
     curves = {s: read_eval_csv(args.runs / name / f"seed{s}") for s in args.seeds}
-    reference = load_reference() if args.obs == "state" else {}  # published curves are from proprioception
-    header, rows = table(curves, args.env, reference)
+    reference = load_reference()
+    # Published curves learn from proprioception: no columns beside a pixel run (published_note says so).
+    header, rows = table(curves, args.env, reference if args.obs == "state" else {})
     text = markdown(header, rows)
     print(f"{name}\n{text}")
     results = ROOT / "benchmarks" / "results"
@@ -137,7 +140,7 @@ def report(args: argparse.Namespace, variant: str, name: str, command: str, thre
             f"Command: `{command}`\n\nEval return (mean over eval episodes, no exploration noise) "
             f"per seed at each env step (agent decisions), and their median over the seeds evaluated there; wall-clock is training time summed over sittings, "
             f"evaluation included, on a {os.cpu_count()}-core machine with {threads} torch thread(s) per run and "
-            f"{parallel} run(s) at once.\n\n{published_note(load_reference(), args.env, args.obs)}\n\n" + text + "\n")
+            f"{parallel} run(s) at once.\n\n{published_note(reference, args.env, args.obs)}\n\n" + text + "\n")
     (results / f"learning_{name}.md").write_text(note)
     (results / f"learning_{name}.json").write_text(json.dumps(
         {"command": command, "env": args.env, "obs": args.obs, "variant": variant, "seeds": args.seeds,

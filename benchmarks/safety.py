@@ -138,8 +138,8 @@ def main() -> None:
         command = json.loads(previous.read_text())["command"]
     args.out.mkdir(parents=True, exist_ok=True)
     note = (f"# Safety: planning with and without a safety budget\n\nCommand: `{command}`\n\n"
-            f"Evaluation at the env steps shown (no exploration noise), mean over the seeds that reached them: eval return and violations "
-            f"per episode (env steps flagged unsafe, see README's safety table). `budget` plans with "
+            f"Evaluation at the env steps shown (no exploration noise), mean over the seeds that reached them: "
+            f"eval return and violations per episode (env steps flagged unsafe, see README's safety table). `budget` plans with "
             f"`--safety-budget {args.budget} --safety-mode {args.mode}`; both variants learn the safety head. "
             f"Target: >= {TARGET_FEWER_VIOLATIONS:g}x fewer violations at <= {100 * TARGET_MAX_RETURN_DROP:g}% "
             f"lower return.\n\n{text}\n")

@@ -21,6 +21,7 @@ import io
 import json
 import subprocess
 import sys
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from envs import resolve_env_name  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 Row = tuple[str, str, int, int, float]  # task, method, seed, env steps (ours), return
+DREAMERV3_AUTHORS = "DreamerV3 (authors)"  # the DreamerV3 authors' own runs, beside TD-MPC2's runs of it
 
 
 def their_name(task: str) -> str:
@@ -40,12 +42,12 @@ def their_name(task: str) -> str:
     return task.replace("ball_in_cup", "cup").replace("_", "-")
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "--git-dir", str(repo), *args], check=True, capture_output=True, text=True).stdout
-
-
 def git_bytes(repo: Path, *args: str) -> bytes:
     return subprocess.run(["git", "--git-dir", str(repo), *args], check=True, capture_output=True).stdout
+
+
+def git(repo: Path, *args: str) -> str:
+    return git_bytes(repo, *args).decode()
 
 
 def dmc_tasks() -> list[str]:
@@ -85,7 +87,7 @@ def tdmpc_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]:
 def dreamerv3_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]:
     """scores/dmc_proprio-dreamerv3.json.gz: runs of {task, seed, xs, ys}; xs are dm_control env steps."""
     runs = json.loads(gzip.decompress(git_bytes(repo, "show", f"{commit}:scores/dmc_proprio-dreamerv3.json.gz")))
-    by_task = {run["task"]: [] for run in runs}
+    by_task: dict[str, list[dict]] = defaultdict(list)
     for run in runs:
         by_task[run["task"]].append(run)
     for task in dmc_tasks():
@@ -96,9 +98,6 @@ def dreamerv3_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]
         for run in by_task[theirs]:
             for x, y in zip(run["xs"], run["ys"]):
                 yield task, DREAMERV3_AUTHORS, int(run["seed"]), int(x) // 2, float(y)
-
-
-DREAMERV3_AUTHORS = "DreamerV3 (authors)"  # the DreamerV3 authors' own runs, beside TD-MPC2's runs of it
 
 
 @dataclass(frozen=True)
