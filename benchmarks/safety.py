@@ -31,9 +31,35 @@ TARGET_FEWER_VIOLATIONS = 5.0  # at least this many times fewer with the budget
 TARGET_MAX_RETURN_DROP = 0.10  # at no more than this fraction lower return
 
 
+# Limits the benchmark sets where the family's default (chosen from a random policy, README's
+# safety table) is never reached by a trained agent, so that there would be nothing to compare.
+# Pusher-v5: its control cost makes a trained agent gentle; at 20k env steps (seed 1, 5 eval
+# episodes) its joint speed had median 0.36, 90th percentile 1.6 and max 2.7 rad/s against the
+# default limit of 5 (random policy: 90th percentile 4.85), and both variants had 0 violations.
+# 1.5 rad/s is about that agent's 90th percentile: reachable, and a careful agent can stay below.
+BENCHMARK_LIMITS: dict[str, str] = {"Pusher-v5": "joint_speed=1.5"}
+
+
 def variants(budget: float, mode: str) -> dict[str, list[str]]:
     return {"unconstrained": ["--safety-head"],
             "budget": ["--safety-budget", str(budget), "--safety-mode", mode]}
+
+
+def env_options(env: str) -> list[str]:
+    """'wm-agent train' options the benchmark sets for ``env`` (both variants)."""
+    return ["--safety-limits", BENCHMARK_LIMITS[env]] if env in BENCHMARK_LIMITS else []
+
+
+def check_limits(run_dir: Path, env: str) -> None:
+    """Refuse to resume a run that was started with other safety limits than the benchmark's now."""
+    config = run_dir / "config.json"
+    if not config.is_file():
+        return
+    found = json.loads(config.read_text())["env"].get("safety_limits", "")
+    wanted = BENCHMARK_LIMITS.get(env, "")
+    if found != wanted:
+        raise SystemExit(f"{run_dir} was started with safety limits {found or 'the family default'!r}, the benchmark "
+                         f"now sets {wanted or 'the family default'!r}; move it aside to start it again")
 
 
 def rows_by_step(path: Path) -> dict[int, dict[str, float]]:
@@ -119,8 +145,12 @@ def main() -> None:
     plan = variants(args.budget, args.mode)
     run_dir = lambda env, variant, seed: args.runs / f"{env}-{variant}" / f"seed{seed}"  # noqa: E731
     if not args.report_only:
+        for env in args.envs:
+            for variant in plan:
+                for seed in args.seeds:
+                    check_limits(run_dir(env, variant, seed), env)
         # Seed-major, so an interrupted sitting leaves whole (env, seed) pairs to compare.
-        train_all([TrainRun(run_dir(env, variant, seed), env, seed, [*extra, *args.train_args])
+        train_all([TrainRun(run_dir(env, variant, seed), env, seed, [*extra, *env_options(env), *args.train_args])
                    for seed in args.seeds for env in args.envs for variant, extra in plan.items()],
                   args.steps, args.parallel)
     rows = []
@@ -137,16 +167,20 @@ def main() -> None:
     if args.report_only and previous.is_file():
         command = json.loads(previous.read_text())["command"]
     args.out.mkdir(parents=True, exist_ok=True)
+    limits_text = ", ".join(f"{env} `{BENCHMARK_LIMITS[env]}`" for env in args.envs if env in BENCHMARK_LIMITS) or "none"
     note = (f"# Safety: planning with and without a safety budget\n\nCommand: `{command}`\n\n"
             f"Evaluation at the env steps shown (no exploration noise), mean over the seeds that reached them: "
             f"eval return and violations per episode (env steps flagged unsafe, see README's safety table). `budget` plans with "
             f"`--safety-budget {args.budget} --safety-mode {args.mode}`; both variants learn the safety head. "
+            f"Safety limits: the family defaults, except {limits_text} (`BENCHMARK_LIMITS` in "
+            f"`benchmarks/safety.py` says why). "
             f"Target: >= {TARGET_FEWER_VIOLATIONS:g}x fewer violations at <= {100 * TARGET_MAX_RETURN_DROP:g}% "
             f"lower return.\n\n{text}\n")
     (args.out / "safety.md").write_text(note)
     (args.out / "safety.json").write_text(json.dumps(
         {"command": command, "envs": args.envs, "seeds": args.seeds, "steps": args.steps, "budget": args.budget,
-         "mode": args.mode, "rows": rows}, indent=2) + "\n")
+         "mode": args.mode, "limits": {env: BENCHMARK_LIMITS[env] for env in args.envs if env in BENCHMARK_LIMITS},
+         "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

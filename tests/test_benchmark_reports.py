@@ -4,6 +4,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.train_runs import threads_per_run, training_command  # noqa: E402
@@ -83,3 +85,16 @@ def test_learning_table_puts_published_means_beside_ours_at_the_same_steps():
     assert "At 100k env steps on reacher-easy: TD-MPC2 900.0." in learning.published_note(reference, "reacher-easy",
                                                                                          "state")
     assert "none is shown beside a run from pixels" in learning.published_note(reference, "reacher-easy", "pixels")
+
+
+def test_benchmark_limits_reach_the_runs_and_a_run_with_other_limits_is_refused(tmp_path):
+    assert safety.env_options("Pusher-v5") == ["--safety-limits", safety.BENCHMARK_LIMITS["Pusher-v5"]]
+    assert safety.env_options("reacher-hard") == []
+    old = tmp_path / "Pusher-v5-budget" / "seed1"
+    old.mkdir(parents=True)
+    (old / "config.json").write_text('{"env": {"name": "Pusher-v5", "safety_limits": ""}}')
+    with pytest.raises(SystemExit, match="family default"):
+        safety.check_limits(old, "Pusher-v5")
+    (old / "config.json").write_text(f'{{"env": {{"safety_limits": "{safety.BENCHMARK_LIMITS["Pusher-v5"]}"}}}}')
+    safety.check_limits(old, "Pusher-v5")  # same limits: resumed
+    safety.check_limits(tmp_path / "never-started", "Pusher-v5")
