@@ -145,14 +145,12 @@ def main() -> None:
     plan = variants(args.budget, args.mode)
     run_dir = lambda env, variant, seed: args.runs / f"{env}-{variant}" / f"seed{seed}"  # noqa: E731
     if not args.report_only:
-        for env in args.envs:
-            for variant in plan:
-                for seed in args.seeds:
-                    check_limits(run_dir(env, variant, seed), env)
         # Seed-major, so an interrupted sitting leaves whole (env, seed) pairs to compare.
-        train_all([TrainRun(run_dir(env, variant, seed), env, seed, [*extra, *env_options(env), *args.train_args])
-                   for seed in args.seeds for env in args.envs for variant, extra in plan.items()],
-                  args.steps, args.parallel)
+        runs = [TrainRun(run_dir(env, variant, seed), env, seed, [*extra, *env_options(env), *args.train_args])
+                for seed in args.seeds for env in args.envs for variant, extra in plan.items()]
+        for run in runs:
+            check_limits(run.run_dir, run.env)
+        train_all(runs, args.steps, args.parallel)
     rows = []
     for env in args.envs:
         summaries = {variant: summarise([run_dir(env, variant, s) for s in args.seeds], args.steps)
@@ -167,7 +165,8 @@ def main() -> None:
     if args.report_only and previous.is_file():
         command = json.loads(previous.read_text())["command"]
     args.out.mkdir(parents=True, exist_ok=True)
-    limits_text = ", ".join(f"{env} `{BENCHMARK_LIMITS[env]}`" for env in args.envs if env in BENCHMARK_LIMITS) or "none"
+    limits = {env: BENCHMARK_LIMITS[env] for env in args.envs if env in BENCHMARK_LIMITS}
+    limits_text = ", ".join(f"{env} `{spec}`" for env, spec in limits.items()) or "none"
     note = (f"# Safety: planning with and without a safety budget\n\nCommand: `{command}`\n\n"
             f"Evaluation at the env steps shown (no exploration noise), mean over the seeds that reached them: "
             f"eval return and violations per episode (env steps flagged unsafe, see README's safety table). `budget` plans with "
@@ -179,8 +178,7 @@ def main() -> None:
     (args.out / "safety.md").write_text(note)
     (args.out / "safety.json").write_text(json.dumps(
         {"command": command, "envs": args.envs, "seeds": args.seeds, "steps": args.steps, "budget": args.budget,
-         "mode": args.mode, "limits": {env: BENCHMARK_LIMITS[env] for env in args.envs if env in BENCHMARK_LIMITS},
-         "rows": rows}, indent=2) + "\n")
+         "mode": args.mode, "limits": limits, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
