@@ -7,7 +7,11 @@ cost the same per update and both report its precision/recall); only ``budget`` 
 with it. The table compares the runs at one evaluation step (``--steps``, or while runs
 are unfinished the last step every seed reached): eval return and violations per
 episode (steps the env flagged unsafe), mean over seeds, and checks the target: at
-least 5x fewer violations at no more than 10% lower return.
+least 5x fewer violations at no more than 10% lower return. Once a run reaches
+``--steps`` its checkpoint there gets a final evaluation of ``--final-episodes``
+episodes (``wm-agent eval``; the same reset seeds for both variants of a seed), which the
+table uses once every seed has it: the trainer's periodic evaluation runs only 5
+episodes, too few where episodes either succeed or fail (reacher-hard).
 
     python benchmarks/safety.py                                   # reacher-hard and Pusher-v5, 3 seeds, 20k
     python benchmarks/safety.py --envs Pusher-v5 --seeds 1 --steps 10000 --budget 0.2
@@ -25,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.train_runs import TrainRun, train_all, training_command  # noqa: E402
+from benchmarks.train_runs import TrainRun, evaluate_all, final_eval_path, train_all, training_command  # noqa: E402
 
 TARGET_FEWER_VIOLATIONS = 5.0  # at least this many times fewer with the budget
 TARGET_MAX_RETURN_DROP = 0.10  # at no more than this fraction lower return
@@ -70,36 +74,53 @@ def rows_by_step(path: Path) -> dict[int, dict[str, float]]:
         return {int(float(r["env_steps"])): {k: float(v) for k, v in r.items()} for r in csv.DictReader(f)}
 
 
-def summarise(run_dirs: list[Path], steps: int) -> dict[str, float | None]:
+def final_eval(run_dir: Path, steps: int, episodes: int) -> dict[str, float] | None:
+    """The run's final evaluation at ``steps`` (``wm-agent eval``'s report) in the CSV rows' terms, if it has
+    at least ``episodes`` episodes."""
+    path = final_eval_path(run_dir, steps)
+    if episodes <= 0 or not path.is_file():
+        return None
+    report = json.loads(path.read_text())
+    if report["episodes"] < episodes:
+        return None
+    return {"return_mean": statistics.fmean(report["returns"]), "episode_cost_mean": statistics.fmean(report["costs"]),
+            "head_precision": report["safety_head_precision"], "head_recall": report["safety_head_recall"],
+            "episodes": report["episodes"]}
+
+
+def summarise(run_dirs: list[Path], steps: int, final_episodes: int = 0) -> dict[str, float | None]:
     """Mean over seeds of eval return, violations per episode and head precision/recall, every seed at one
-    env step: ``steps`` where seeds reached it (those seeds only), else the last step all seeds reached."""
-    seeds = [(rows_by_step(d / "eval.csv"), rows_by_step(d / "eval_safety.csv")) for d in run_dirs]
-    seeds = [(e, s) for e, s in seeds if set(e) & set(s)]  # evaluated at least once
-    finished = [(e, s) for e, s in seeds if steps in e and steps in s]
-    common = set.intersection(*(set(e) & set(s) for e, s in seeds)) if seeds else set()
+    env step: ``steps`` where seeds reached it (those seeds only), else the last step all seeds reached.
+    The final evaluations (``final_episodes`` each) replace the periodic ones once every such seed has one."""
+    runs = [(d, rows_by_step(d / "eval.csv"), rows_by_step(d / "eval_safety.csv")) for d in run_dirs]
+    runs = [(d, e, s) for d, e, s in runs if set(e) & set(s)]  # evaluated at least once
+    finished = [(d, e, s) for d, e, s in runs if steps in e and steps in s]
+    common = set.intersection(*(set(e) & set(s) for _, e, s in runs)) if runs else set()
     if not finished and not common:
-        return {"seeds_done": 0, "env_steps": None, "return": None, "return_sd": None, "violations": None,
-                "precision": None, "recall": None}
-    seeds, step = (finished, steps) if finished else (seeds, max(common))
+        return {"seeds_done": 0, "env_steps": None, "episodes": None, "return": None, "return_sd": None,
+                "violations": None, "precision": None, "recall": None}
+    runs, step = (finished, steps) if finished else (runs, max(common))
+    finals = [final_eval(d, step, final_episodes) for d, _, _ in runs]
+    evals = finals if all(finals) else [{**e[step], **s[step]} for _, e, s in runs]
 
     def mean(values: list[float]) -> float | None:
         finite = [v for v in values if v == v]  # NaN: undefined for that seed
         return round(statistics.fmean(finite), 3) if finite else None
 
-    returns = [e[step]["return_mean"] for e, _ in seeds]
-    return {"seeds_done": len(seeds), "env_steps": step,
+    returns = [r["return_mean"] for r in evals]
+    return {"seeds_done": len(evals), "env_steps": step, "episodes": int(min(r["episodes"] for r in evals)),
             "return": mean(returns), "return_sd": round(statistics.pstdev(returns), 1),
-            "violations": mean([s[step]["episode_cost_mean"] for _, s in seeds]),
-            "precision": mean([s[step]["head_precision"] for _, s in seeds]),
-            "recall": mean([s[step]["head_recall"] for _, s in seeds])}
+            "violations": mean([r["episode_cost_mean"] for r in evals]),
+            "precision": mean([r["head_precision"] for r in evals]),
+            "recall": mean([r["head_recall"] for r in evals])}
 
 
 def verdict(free: dict, safe: dict) -> str:
     """Whether the budget met the target against the unconstrained planner."""
     if free["return"] is None or safe["return"] is None:
         return "pending"
-    if (free["seeds_done"], free["env_steps"]) != (safe["seeds_done"], safe["env_steps"]):
-        return "pending (not yet at equal seeds and env steps)"
+    if [free[k] for k in ("seeds_done", "env_steps", "episodes")] != [safe[k] for k in ("seeds_done", "env_steps", "episodes")]:
+        return "pending (not yet at equal seeds, env steps and evaluation episodes)"
     drop = (free["return"] - safe["return"]) / max(abs(free["return"]), 1e-9)
     change = f"return {-100 * drop + 0.0:+.1f}%"  # + 0.0: no '-0.0%' when nothing changed
     if not free["violations"]:
@@ -114,13 +135,13 @@ def verdict(free: dict, safe: dict) -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    header = ["env", "variant", "seeds", "env_steps", "eval return (sd)", "violations/episode",
+    header = ["env", "variant", "seeds", "env_steps", "episodes/seed", "eval return (sd)", "violations/episode",
               "head precision", "head recall", "vs unconstrained"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     show = lambda v: "-" if v is None else str(v)  # noqa: E731
     for r in rows:
         ret = "-" if r["return"] is None else f"{r['return']} ({r['return_sd']})"
-        lines.append(f"| {r['env']} | {r['variant']} | {r['seeds_done']} | {show(r['env_steps'])} | {ret} | "
+        lines.append(f"| {r['env']} | {r['variant']} | {r['seeds_done']} | {show(r['env_steps'])} | {show(r.get('episodes'))} | {ret} | "
                      f"{show(r['violations'])} | {show(r['precision'])} | {show(r['recall'])} | {r.get('verdict', '')} |")
     return "\n".join(lines)
 
@@ -138,6 +159,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "benchmarks" / "runs" / "safety")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results",
                         help="where safety.md/.json are written")
+    parser.add_argument("--final-episodes", type=int, default=20,
+                        help="episodes of the final evaluation at --steps (0: the trainer's periodic ones only)")
     parser.add_argument("--report-only", action="store_true", help="only print the table of what exists")
     parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options after --")
     args = parser.parse_args()
@@ -151,9 +174,11 @@ def main() -> None:
         for run in runs:
             check_limits(run.run_dir, run.env)
         train_all(runs, args.steps, args.parallel)
+        if args.final_episodes > 0:
+            evaluate_all(runs, args.steps, args.final_episodes, args.parallel)
     rows = []
     for env in args.envs:
-        summaries = {variant: summarise([run_dir(env, variant, s) for s in args.seeds], args.steps)
+        summaries = {variant: summarise([run_dir(env, variant, s) for s in args.seeds], args.steps, args.final_episodes)
                      for variant in plan}
         rows += [{"env": env, "variant": variant, **summary} for variant, summary in summaries.items()]
         rows[-1]["verdict"] = verdict(summaries["unconstrained"], summaries["budget"])
@@ -168,7 +193,9 @@ def main() -> None:
     limits = {env: BENCHMARK_LIMITS[env] for env in args.envs if env in BENCHMARK_LIMITS}
     limits_text = ", ".join(f"{env} `{spec}`" for env, spec in limits.items()) or "none"
     note = (f"# Safety: planning with and without a safety budget\n\nCommand: `{command}`\n\n"
-            f"Evaluation at the env steps shown (no exploration noise), mean over the seeds that reached them: "
+            f"Evaluation at the env steps shown (no exploration noise; `episodes/seed` episodes per seed: "
+            f"{args.final_episodes} in the final evaluation of the checkpoint at {args.steps}, on the same reset seeds for "
+            f"both variants, or 5 in the trainer's periodic one), mean over the seeds that reached them: "
             f"eval return and violations per episode (env steps flagged unsafe, see README's safety table). `budget` plans with "
             f"`--safety-budget {args.budget} --safety-mode {args.mode}`; both variants learn the safety head. "
             f"Safety limits: the family defaults, except {limits_text} (`BENCHMARK_LIMITS` in "
@@ -178,7 +205,7 @@ def main() -> None:
     (args.out / "safety.md").write_text(note)
     (args.out / "safety.json").write_text(json.dumps(
         {"command": command, "envs": args.envs, "seeds": args.seeds, "steps": args.steps, "budget": args.budget,
-         "mode": args.mode, "limits": limits, "rows": rows}, indent=2) + "\n")
+         "mode": args.mode, "final_episodes": args.final_episodes, "limits": limits, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 Shared by the learning and safety benchmarks: a run directory that already has its
 config is resumed to the requested env steps, otherwise it is created; each run's
-output goes to ``<run_dir>.out`` beside it.
+output goes to ``<run_dir>.out`` beside it. ``evaluate_all`` gives finished runs a longer
+evaluation (``wm-agent eval`` on one checkpoint) than the trainer's periodic one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -46,14 +48,19 @@ def train_or_resume(run: TrainRun, steps: int, threads: int) -> Path:
                "--logdir", str(run.run_dir.parent), "--run-name", run.run_dir.name, "--threads", str(threads),
                *run.options]
     run.run_dir.parent.mkdir(parents=True, exist_ok=True)
-    log = run.run_dir.parent / f"{run.run_dir.name}.out"
+    run_cli(cmd, run.run_dir)
+    return run.run_dir
+
+
+def run_cli(cmd: list[str], run_dir: Path) -> None:
+    """``wm-agent <cmd>`` in a subprocess, its output appended to ``<run_dir>.out``."""
+    log = run_dir.parent / f"{run_dir.name}.out"
     with open(log, "a") as out:
         code = subprocess.run([sys.executable, "-m", "agent.cli", *cmd, "--no-progress"], stdout=out,
                               stderr=subprocess.STDOUT, cwd=ROOT,
                               env={**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}).returncode
     if code != 0:
-        raise RunFailed(f"{run.run_dir} failed (exit {code}); its log: {log}")
-    return run.run_dir
+        raise RunFailed(f"{run_dir}: 'wm-agent {cmd[0]}' failed (exit {code}); its log: {log}")
 
 
 class RunFailed(RuntimeError):
@@ -64,8 +71,44 @@ def train_all(runs: list[TrainRun], steps: int, parallel: int) -> None:
     """Train ``runs``, ``parallel`` at once; a failed run does not stop the others, and once all
     are done the failures end the benchmark with one line each naming the run's log."""
     threads = threads_per_run(parallel)
+    _run_all([(train_or_resume, (run, steps, threads)) for run in runs], parallel)
+
+
+def final_eval_path(run_dir: Path, steps: int) -> Path:
+    """Where ``wm-agent eval`` writes its report on the run's checkpoint at ``steps`` env steps."""
+    return run_dir / f"eval_{steps}.json"
+
+
+def checkpoint_at(run_dir: Path, steps: int) -> Path:
+    return run_dir / "checkpoints" / f"ckpt_{steps:09d}.pt"
+
+
+def evaluate_checkpoint(run: TrainRun, steps: int, episodes: int) -> None:
+    """``wm-agent eval`` of the run's checkpoint at ``steps`` over ``episodes`` episodes; reset seeds follow the
+    run's seed (as in training), so two variants with the same seed are evaluated on the same episodes."""
+    run_cli(["eval", str(checkpoint_at(run.run_dir, steps)), "--episodes", str(episodes), "--seed", str(run.seed)],
+            run.run_dir)
+
+
+def needs_final_eval(run_dir: Path, steps: int, episodes: int) -> bool:
+    """The run has its checkpoint at ``steps`` but no report of at least ``episodes`` episodes on it."""
+    if not checkpoint_at(run_dir, steps).is_file():
+        return False
+    report = final_eval_path(run_dir, steps)
+    return not report.is_file() or json.loads(report.read_text())["episodes"] < episodes
+
+
+def evaluate_all(runs: list[TrainRun], steps: int, episodes: int, parallel: int) -> None:
+    """The final evaluation of every run that reached ``steps`` and lacks one (rerun: only the missing ones)."""
+    todo = [run for run in runs if needs_final_eval(run.run_dir, steps, episodes)]
+    _run_all([(evaluate_checkpoint, (run, steps, episodes)) for run in todo], parallel)
+
+
+def _run_all(calls: list[tuple], parallel: int) -> None:
+    """``fn(*args)`` for each call, ``parallel`` at once; a failure does not stop the others, and once all
+    are done the failures end the benchmark with one line each."""
     with ThreadPoolExecutor(parallel) as pool:
-        futures = [pool.submit(train_or_resume, run, steps, threads) for run in runs]
+        futures = [pool.submit(fn, *args) for fn, args in calls]
     failures = [e for e in (f.exception() for f in futures) if e is not None]
     if failures:
         raise SystemExit("\n".join(map(str, failures)))

@@ -1,6 +1,7 @@
 """The safety benchmark's table and verdict, and the shared benchmark helpers, on made-up runs."""
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.train_runs import threads_per_run, training_command  # noqa: E402
+from benchmarks.train_runs import needs_final_eval, threads_per_run, training_command  # noqa: E402
 
 
 def load_script(name: str):
@@ -43,8 +44,33 @@ def test_seeds_are_compared_at_one_env_step(tmp_path):
     assert missing["seeds_done"] == 0 and missing["return"] is None
 
 
-def summary(seeds: int, steps: int, ret: float, violations: float) -> dict:
-    return {"seeds_done": seeds, "env_steps": steps, "return": ret, "violations": violations}
+def fake_final_eval(run_dir: Path, steps: int, returns: list[float], costs: list[float]) -> None:
+    """A checkpoint at ``steps`` and the report 'wm-agent eval' writes on it."""
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    (run_dir / "checkpoints" / f"ckpt_{steps:09d}.pt").write_bytes(b"")
+    (run_dir / f"eval_{steps}.json").write_text(json.dumps(
+        {"episodes": len(returns), "returns": returns, "costs": costs, "safety_head_precision": 0.8,
+         "safety_head_recall": float("nan")}))
+
+
+def test_final_evaluations_replace_the_periodic_ones_once_every_seed_has_one(tmp_path):
+    a = fake_safety_run(tmp_path / "a", [(20_000, 300.0, 4.0)])
+    b = fake_safety_run(tmp_path / "b", [(20_000, 100.0, 2.0)])
+    fake_final_eval(a, 20_000, returns=[0.0, 1000.0, 500.0, 500.0], costs=[1.0, 3.0, 2.0, 2.0])
+    assert not needs_final_eval(a, 20_000, episodes=4) and needs_final_eval(a, 20_000, episodes=8)
+    assert not needs_final_eval(b, 20_000, episodes=4)  # no checkpoint at 20k: nothing to evaluate
+    row = safety.summarise([a, b], steps=20_000, final_episodes=4)  # b lacks one: both periodic
+    assert (row["episodes"], row["return"], row["violations"]) == (5, 200.0, 3.0)
+    fake_final_eval(b, 20_000, returns=[100.0, 300.0, 200.0, 200.0], costs=[0.0, 0.0, 1.0, 1.0])
+    row = safety.summarise([a, b], steps=20_000, final_episodes=4)
+    assert (row["episodes"], row["return"], row["violations"], row["precision"]) == (4, 350.0, 1.25, 0.8)
+    assert row["recall"] is None
+    row = safety.summarise([a, b], steps=20_000, final_episodes=8)  # too few episodes: periodic ones
+    assert row["episodes"] == 5 and row["return"] == 200.0
+
+
+def summary(seeds: int, steps: int, ret: float, violations: float, episodes: int = 5) -> dict:
+    return {"seeds_done": seeds, "env_steps": steps, "episodes": episodes, "return": ret, "violations": violations}
 
 
 def test_verdict_against_the_target():
@@ -55,6 +81,7 @@ def test_verdict_against_the_target():
     assert safety.verdict(free, summary(3, 20_000, 100.0, 0.0)) == "no violations left, return +0.0%: met"
     assert safety.verdict(free, summary(2, 20_000, 100.0, 0.0)).startswith("pending")  # unequal seeds
     assert safety.verdict(free, summary(3, 10_000, 100.0, 0.0)).startswith("pending")  # unequal steps
+    assert safety.verdict(free, summary(3, 20_000, 100.0, 0.0, episodes=20)).startswith("pending")  # unequal evals
     assert "not measurable" in safety.verdict(summary(3, 20_000, 100.0, 0.0), summary(3, 20_000, 90.0, 0.0))
 
 
