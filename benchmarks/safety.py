@@ -164,6 +164,8 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="only print the table of what exists")
     parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options after --")
     args = parser.parse_args()
+    if args.final_episodes < 0:
+        parser.error(f"--final-episodes={args.final_episodes} is invalid; accepted: an integer >= 0 (0: no final evaluation)")
 
     plan = variants(args.budget, args.mode)
     run_dir = lambda env, variant, seed: args.runs / f"{env}-{variant}" / f"seed{seed}"  # noqa: E731
@@ -195,7 +197,7 @@ def main() -> None:
     note = (f"# Safety: planning with and without a safety budget\n\nCommand: `{command}`\n\n"
             f"Evaluation at the env steps shown (no exploration noise; `episodes/seed` episodes per seed: "
             f"{args.final_episodes} in the final evaluation of the checkpoint at {args.steps}, on the same reset seeds for "
-            f"both variants, or 5 in the trainer's periodic one), mean over the seeds that reached them: "
+            f"both variants, else the trainer's periodic ones), mean over the seeds that reached them: "
             f"eval return and violations per episode (env steps flagged unsafe, see README's safety table). `budget` plans with "
             f"`--safety-budget {args.budget} --safety-mode {args.mode}`; both variants learn the safety head. "
             f"Safety limits: the family defaults, except {limits_text} (`BENCHMARK_LIMITS` in "
