@@ -29,10 +29,15 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
 
 
+def checkpoint_path(directory: Path, env_steps: int) -> Path:
+    """Where the checkpoint at ``env_steps`` lives (or would) in ``directory``."""
+    return directory / f"ckpt_{env_steps:09d}.pt"
+
+
 def save_checkpoint(directory: Path, env_steps: int, payload: dict[str, Any], keep: int) -> Path:
     """Write ``ckpt_<env_steps>.pt`` via temp file + fsync + rename, then prune to ``keep``."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"ckpt_{env_steps:09d}.pt"
+    path = checkpoint_path(directory, env_steps)
     tmp = path.with_suffix(".tmp")
     try:
         with open(tmp, "wb") as f:

@@ -118,6 +118,11 @@ def _rollout_video(agent: WorldModelAgent, observations: np.ndarray, states: np.
     return side_by_side_video(frames, panel=panel), trace_panel(states, imagined, height=192, width=384)
 
 
+def eval_report_path(run_dir: Path, env_steps: int) -> Path:
+    """Where ``evaluate_checkpoint`` writes its report on the run's checkpoint at ``env_steps``."""
+    return run_dir / f"eval_{env_steps}.json"
+
+
 def evaluate_checkpoint(path: Path, episodes: int, seed: int) -> dict:
     """Load a run directory's newest checkpoint (or a checkpoint file) and evaluate it."""
     from agent.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
@@ -152,6 +157,6 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int) -> dict:
               "returns": result.returns, "plan_ms_per_action": result.plan_ms_per_action,
               "costs": result.costs, "violation_rate": result.violation_rate,
               "safety_head_precision": result.precision, "safety_head_recall": result.recall}
-    out = path.parent.parent / f"eval_{state['env_steps']}.json"
+    out = eval_report_path(path.parent.parent, state["env_steps"])
     out.write_text(json.dumps(report, indent=2) + "\n")
     return report

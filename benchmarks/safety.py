@@ -29,7 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.train_runs import TrainRun, evaluate_all, final_eval_path, train_all, training_command  # noqa: E402
+from agent.evaluate import eval_report_path  # noqa: E402
+from benchmarks.train_runs import TrainRun, evaluate_all, train_all, training_command  # noqa: E402
 
 TARGET_FEWER_VIOLATIONS = 5.0  # at least this many times fewer with the budget
 TARGET_MAX_RETURN_DROP = 0.10  # at no more than this fraction lower return
@@ -77,7 +78,7 @@ def rows_by_step(path: Path) -> dict[int, dict[str, float]]:
 def final_eval(run_dir: Path, steps: int, episodes: int) -> dict[str, float] | None:
     """The run's final evaluation at ``steps`` (``wm-agent eval``'s report) in the CSV rows' terms, if it has
     at least ``episodes`` episodes."""
-    path = final_eval_path(run_dir, steps)
+    path = eval_report_path(run_dir, steps)
     if episodes <= 0 or not path.is_file():
         return None
     report = json.loads(path.read_text())

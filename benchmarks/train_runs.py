@@ -17,6 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.checkpoint import checkpoint_path
+from agent.evaluate import eval_report_path
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -74,13 +77,8 @@ def train_all(runs: list[TrainRun], steps: int, parallel: int) -> None:
     _run_all([(train_or_resume, (run, steps, threads)) for run in runs], parallel)
 
 
-def final_eval_path(run_dir: Path, steps: int) -> Path:
-    """Where ``wm-agent eval`` writes its report on the run's checkpoint at ``steps`` env steps."""
-    return run_dir / f"eval_{steps}.json"
-
-
 def checkpoint_at(run_dir: Path, steps: int) -> Path:
-    return run_dir / "checkpoints" / f"ckpt_{steps:09d}.pt"
+    return checkpoint_path(run_dir / "checkpoints", steps)
 
 
 def evaluate_checkpoint(run: TrainRun, steps: int, episodes: int) -> None:
@@ -94,7 +92,7 @@ def needs_final_eval(run_dir: Path, steps: int, episodes: int) -> bool:
     """The run has its checkpoint at ``steps`` but no report of at least ``episodes`` episodes on it."""
     if not checkpoint_at(run_dir, steps).is_file():
         return False
-    report = final_eval_path(run_dir, steps)
+    report = eval_report_path(run_dir, steps)
     return not report.is_file() or json.loads(report.read_text())["episodes"] < episodes
 
 
