@@ -38,7 +38,8 @@ class WorldModelAgent:
         self.critic = QEnsemble(z_dim, action_dim, m.hidden_dim, m.num_q, m.num_bins, m.q_dropout).to(device) \
             if needs_actor_critic else None
         self.policy = PolicyPrior(z_dim, action_dim, m.hidden_dim).to(device) if needs_actor_critic else None
-        self.learner = Learner(self.world_model, self.critic, self.policy, cfg.learn, m)
+        self.learner = Learner(self.world_model, self.critic, self.policy, cfg.learn, m,
+                               recon_batch=cfg.reconstruction_batch)
         self.safety_head, self.safety_learner = self._safety_parts(z_dim)
         self.constraint = _constraint(cfg, self.safety_head)
         self.last_p_unsafe = float("nan")  # the head's P(unsafe) of the last action taken

@@ -70,6 +70,9 @@ class ModelConfig:
 class LearnConfig:
     batch_size: int = _f(256, "sub-sequences per update")
     horizon: int = _f(3, "model rollout length (steps) per training sub-sequence")
+    recon_batch: int | None = _f(None, "sub-sequences per update whose observations the decoder reconstructs (0 = "
+                                       "all); not given = all from state, 64 from pixels, where decoding frames is "
+                                       "most of an update's cost (benchmarks/update_speed.py)")
     lr: float = _f(3e-4, "Adam learning rate")
     encoder_lr_scale: float = _f(0.3, "encoder learning rate as a fraction of --lr")
     grad_clip: float = _f(20.0, "gradient norm clip")
@@ -175,6 +178,8 @@ class RunConfig:
             (self.model.num_bins >= 3, "num_bins", self.model.num_bins, "an integer >= 3"),
             (self.learn.batch_size >= 1, "batch_size", self.learn.batch_size, "an integer >= 1"),
             (self.learn.horizon >= 1, "horizon", self.learn.horizon, "an integer >= 1"),
+            (self.learn.recon_batch is None or 0 <= self.learn.recon_batch <= self.learn.batch_size, "recon_batch",
+             self.learn.recon_batch, f"an integer in [0, batch_size={self.learn.batch_size}] (0 = all)"),
             (self.learn.lr > 0, "lr", self.learn.lr, "a number > 0"),
             (0 < self.learn.discount <= 1, "discount", self.learn.discount, "a number in (0, 1]"),
             (0 < self.learn.tau <= 1, "tau", self.learn.tau, "a number in (0, 1]"),
@@ -221,6 +226,15 @@ class RunConfig:
     def env_obs_mode(self) -> str:
         """What ``make_env(obs=...)`` builds: the robotics model reads frame and state fused in one row."""
         return "fused" if self.model.world_model == "robotics" else self.env.obs
+
+    @property
+    def reconstruction_batch(self) -> int:
+        """Sub-sequences per update the decoder reconstructs: --recon-batch, or the default for the observation.
+        The batch's sub-sequences are drawn independently, so any subset of them estimates the same loss."""
+        given = self.learn.recon_batch
+        if given is None:
+            given = PIXEL_RECON_BATCH if self.env.obs == "pixels" else 0
+        return min(given, self.learn.batch_size) if given > 0 else self.learn.batch_size
 
     @property
     def learns_safety(self) -> bool:
@@ -275,7 +289,11 @@ class RunConfig:
 
 
 # What a run saved before an option existed was trained with; its resume keeps that behaviour.
-BEFORE_OPTION: dict[tuple[str, str], Any] = {("model", "q_dropout"): 0.0, ("learn", "update_bf16"): False}
+BEFORE_OPTION: dict[tuple[str, str], Any] = {("model", "q_dropout"): 0.0, ("learn", "update_bf16"): False,
+                                             ("learn", "recon_batch"): 0}
+# Frames reconstructed per update from pixels: a quarter of the default batch (update time in
+# benchmarks/results/update_speed.md).
+PIXEL_RECON_BATCH = 64
 
 SECTIONS: dict[str, type] = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan": PlanConfig}
 # What each annotation accepts from JSON: bools are not ints here, and ints are fine floats.

@@ -4,7 +4,9 @@ Losses over a rollout of ``horizon`` steps, each step weighted by rho**t:
   consistency   ||dyn(z_t, a_t) - sg(target_enc(o_{t+1}))||^2   (V-JEPA / TD-MPC2 latent prediction)
   reward        two-hot cross-entropy of the reward head
   value         two-hot cross-entropy of each Q-head against r + gamma * min Q_target(z', pi(z'))
-  reconstruction ||decoder(z_t) - o_t||^2 on encoded and predicted latents
+  reconstruction ||decoder(z_t) - o_t||^2 on encoded and predicted latents, over the first
+                 ``recon_batch`` sub-sequences (drawn independently, so an unbiased estimate of the
+                 whole batch's loss at a fraction of the decoder's cost from pixels)
 and then the policy prior maximises Q(z, pi(z)) on the (detached) latents.
 """
 
@@ -30,9 +32,11 @@ class Learner:
     """Owns the optimizers; ``update(batch)`` returns the losses as floats for logging."""
 
     def __init__(self, world_model: LatentWorldModel, critic: QEnsemble | None, policy: PolicyPrior | None,
-                 learn: LearnConfig, model: ModelConfig) -> None:
+                 learn: LearnConfig, model: ModelConfig, recon_batch: int | None = None) -> None:
+        """``recon_batch``: sub-sequences reconstructed per update (None = all; RunConfig.reconstruction_batch)."""
         self.wm, self.critic, self.policy = world_model, critic, policy
         self.cfg, self.model_cfg = learn, model
+        self.recon_batch = recon_batch
         model_params = [p for name, p in world_model.named_parameters()
                         if not name.startswith(("encoder.", "target_encoder."))]
         groups = [
@@ -138,9 +142,10 @@ class Learner:
         reward_ce = self.wm.two_hot.loss(self.wm.reward_logits(za_z, za_a), reward.flatten()).view(steps, size)
         reward_loss = (w * reward_ce.mean(1)).sum()
 
-        decoded = self.wm.decode(zs.flatten(0, 1))
-        recon_target = self.wm.reconstruction_target(obs.flatten(0, 1))
-        recon_err = (decoded - recon_target).pow(2).flatten(1).mean(1).view(steps + 1, size).mean(1)
+        rows = size if self.recon_batch is None else min(self.recon_batch, size)
+        decoded = self.wm.decode(zs[:, :rows].flatten(0, 1))
+        recon_target = self.wm.reconstruction_target(obs[:, :rows].flatten(0, 1))
+        recon_err = (decoded - recon_target).pow(2).flatten(1).mean(1).view(steps + 1, rows).mean(1)
         recon_loss = (torch.cat([w.new_ones(1), w]) * recon_err).sum()
 
         value_loss = zs.new_zeros(())

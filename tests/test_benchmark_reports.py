@@ -125,3 +125,14 @@ def test_benchmark_limits_reach_the_runs_and_a_run_with_other_limits_is_refused(
     (old / "config.json").write_text(f'{{"env": {{"safety_limits": "{safety.BENCHMARK_LIMITS["Pusher-v5"]}"}}}}')
     safety.check_limits(old, "Pusher-v5")  # same limits: resumed
     safety.check_limits(tmp_path / "never-started", "Pusher-v5")
+
+
+def test_update_speed_builds_what_the_trainer_builds_and_rates_against_state():
+    update_speed = load_script("update_speed")
+    # The pixel default reconstructs a quarter of the batch; '-recon-all' every sub-sequence.
+    assert update_speed.build("pixels", None)[2] == 64 and update_speed.build("pixels", 0)[2] == 256
+    agent, batch, rows = update_speed.build("state", None)
+    assert rows == 256 and batch["obs"].shape == (4, 256, 6) and "reconstruction" in agent.update(batch)
+    text = update_speed.table({"state": {"median_ms": 100.0, "min_ms": 90.0, "recon_batch": 256},
+                               "pixels": {"median_ms": 1250.0, "min_ms": 1200.0, "recon_batch": 64}})
+    assert "| pixels | 64 | 1250.0 | 1200.0 | 12.5 |" in text

@@ -41,9 +41,22 @@ def test_config_round_trips_through_json(tmp_path):
 def test_configs_saved_before_an_option_existed_keep_the_behaviour_they_were_trained_with():
     saved = RunConfig().to_dict()
     del saved["model"]["q_dropout"], saved["learn"]["update_bf16"]  # what config.json of an older run holds
+    del saved["learn"]["recon_batch"]
+    saved["env"]["obs"] = "pixels"
     restored = RunConfig.from_saved(saved)
     assert restored.model.q_dropout == 0.0 and restored.learn.update_bf16 is False
+    assert restored.reconstruction_batch == restored.learn.batch_size  # reconstructed every frame
     assert RunConfig().model.q_dropout > 0  # new runs use dropout
+
+
+@pytest.mark.parametrize("obs, given, batch_size, expected", [
+    ("state", None, 256, 256), ("pixels", None, 256, 64), ("pixels", None, 32, 32),
+    ("pixels", 0, 256, 256), ("state", 16, 256, 16), ("pixels", 128, 256, 128),
+])
+def test_reconstruction_batch_defaults_by_observation_and_follows_the_option(obs, given, batch_size, expected):
+    cfg = RunConfig()
+    cfg.env.obs, cfg.learn.recon_batch, cfg.learn.batch_size = obs, given, batch_size
+    assert cfg.validate().reconstruction_batch == expected
 
 
 @pytest.mark.parametrize("data, message", [
@@ -58,7 +71,7 @@ def test_unknown_config_keys_are_refused(data, message):
 @pytest.mark.parametrize("section, name, value", [
     ("plan", "plan_horizon", 0), ("plan", "num_elites", 1000), ("learn", "discount", 1.5),
     ("env", "action_repeat", -1), ("env", "image_size", 48), ("model", "simnorm_dim", 7), (None, "steps", 0),
-    ("model", "q_dropout", 1.0),
+    ("model", "q_dropout", 1.0), ("learn", "recon_batch", 257), ("learn", "recon_batch", -1),
 ])
 def test_out_of_range_values_name_the_field_and_what_is_accepted(section, name, value):
     cfg = RunConfig()

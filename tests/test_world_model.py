@@ -23,13 +23,14 @@ def fixed_batch(steps: int = 3, batch: int = 64, obs_dim: int = 5, action_dim: i
     return {"obs": obs_t, "action": actions, "reward": reward, "terminated": torch.zeros(steps, batch, dtype=torch.bool)}
 
 
-def build(obs_shape, action_dim=2, use_actor_critic=True, bf16=False):
+def build(obs_shape, action_dim=2, use_actor_critic=True, bf16=False, recon_batch=None):
     torch.manual_seed(0)
     m = ModelConfig(latent_dim=32, hidden_dim=64, simnorm_dim=8)
     wm = LatentWorldModel(obs_shape, action_dim, m)
     critic = QEnsemble(32, action_dim, 64, 2, m.num_bins) if use_actor_critic else None
     policy = PolicyPrior(32, action_dim, 64) if use_actor_critic else None
-    return wm, critic, policy, Learner(wm, critic, policy, LearnConfig(lr=1e-3, update_bf16=bf16), m)
+    return wm, critic, policy, Learner(wm, critic, policy, LearnConfig(lr=1e-3, update_bf16=bf16), m,
+                                       recon_batch=recon_batch)
 
 
 def test_two_hot_round_trip_and_loss_minimum():
@@ -90,6 +91,23 @@ def test_pixel_model_encodes_decodes_and_updates():
     for _ in range(20):
         last = learner.update(batch)
     assert last["reconstruction"] < first["reconstruction"]
+
+
+def test_reconstruction_on_part_of_the_batch_is_that_parts_loss_and_decodes_only_it():
+    batch = fixed_batch(batch=16)
+    part = {k: v[:, :4] for k, v in batch.items()}
+    *_, whole_of_part = build((5,), use_actor_critic=False)
+    wm, _, _, learner = build((5,), use_actor_critic=False, recon_batch=4)
+    decoded_rows = []
+    wm.decoder.register_forward_hook(lambda module, args, out: decoded_rows.append(out.shape[0]))
+    losses = learner.update(batch)
+    assert decoded_rows == [4 * (3 + 1)]  # the first 4 sub-sequences, every step of each
+    # Sub-sequences are independent rows: same weights, same loss as a learner given only those 4.
+    np.testing.assert_allclose(losses["reconstruction"], whole_of_part.update(part)["reconstruction"], rtol=1e-5)
+    # Asking for more rows than the batch holds reconstructs the whole batch.
+    *_, capped = build((5,), use_actor_critic=False, recon_batch=1000)
+    *_, whole = build((5,), use_actor_critic=False)
+    np.testing.assert_allclose(capped.update(batch)["reconstruction"], whole.update(batch)["reconstruction"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("size", [48, 63])
