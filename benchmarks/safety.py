@@ -2,7 +2,9 @@
 
 Each (env, variant, seed) is a real ``wm-agent train`` run in
 ``benchmarks/runs/safety/<env>-<variant>/seed<k>``; running the same command again resumes
-unfinished runs from their checkpoints. Both variants learn the safety head (so they
+unfinished runs from their checkpoints. A budget or mode other than the default trains in
+``<env>-budget<b>-<mode>`` beside them and reuses the unconstrained runs, so trying another
+budget costs only the budget runs. Both variants learn the safety head (so they
 cost the same per update and both report its precision/recall); only ``budget`` plans
 with it. The table compares the runs at one evaluation step (``--steps``, or while runs
 are unfinished the last step every seed reached): eval return and violations per
@@ -43,6 +45,16 @@ TARGET_MAX_RETURN_DROP = 0.10  # at no more than this fraction lower return
 # default limit of 5 (random policy: 90th percentile 4.85), and both variants had 0 violations.
 # 1.5 rad/s is about that agent's 90th percentile: reachable, and a careful agent can stay below.
 BENCHMARK_LIMITS: dict[str, str] = {"Pusher-v5": "joint_speed=1.5"}
+
+
+DEFAULT_BUDGET, DEFAULT_MODE = 0.3, "chance"
+
+
+def run_dir_name(env: str, variant: str, budget: float, mode: str) -> str:
+    """``<env>-<variant>``, except a non-default budget's own ``<env>-budget<b>-<mode>`` (unconstrained is shared)."""
+    if variant == "budget" and (budget, mode) != (DEFAULT_BUDGET, DEFAULT_MODE):
+        return f"{env}-budget{budget:g}-{mode}"
+    return f"{env}-{variant}"
 
 
 def variants(budget: float, mode: str) -> dict[str, list[str]]:
@@ -155,8 +167,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--parallel", type=int, default=2,
                         help="runs trained at once (each gets cores/parallel torch threads)")
-    parser.add_argument("--budget", type=float, default=0.3, help="--safety-budget of the constrained variant")
-    parser.add_argument("--mode", default="chance", choices=("chance", "penalty"))
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="--safety-budget of the constrained variant")
+    parser.add_argument("--mode", default=DEFAULT_MODE, choices=("chance", "penalty"))
     parser.add_argument("--runs", type=Path, default=ROOT / "benchmarks" / "runs" / "safety")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results",
                         help="where safety.md/.json are written")
@@ -169,7 +181,8 @@ def main() -> None:
         parser.error(f"--final-episodes={args.final_episodes} is invalid; accepted: an integer >= 0 (0: no final evaluation)")
 
     plan = variants(args.budget, args.mode)
-    run_dir = lambda env, variant, seed: args.runs / f"{env}-{variant}" / f"seed{seed}"  # noqa: E731
+    run_dir = lambda env, variant, seed: (  # noqa: E731
+        args.runs / run_dir_name(env, variant, args.budget, args.mode) / f"seed{seed}")
     if not args.report_only:
         # Seed-major, so an interrupted sitting leaves whole (env, seed) pairs to compare.
         runs = [TrainRun(run_dir(env, variant, seed), env, seed, [*extra, *env_options(env), *args.train_args])

@@ -136,3 +136,11 @@ def test_update_speed_builds_what_the_trainer_builds_and_rates_against_state():
     text = update_speed.table({"state": {"median_ms": 100.0, "min_ms": 90.0, "recon_batch": 256},
                                "pixels": {"median_ms": 1250.0, "min_ms": 1200.0, "recon_batch": 64}})
     assert "| pixels | 64 | 1250.0 | 1200.0 | 12.5 |" in text
+
+
+def test_another_budget_trains_in_its_own_directory_and_shares_the_unconstrained_runs():
+    assert safety.run_dir_name("Pusher-v5", "budget", 0.3, "chance") == "Pusher-v5-budget"
+    assert safety.run_dir_name("Pusher-v5", "budget", 1.0, "chance") == "Pusher-v5-budget1-chance"
+    assert safety.run_dir_name("Pusher-v5", "budget", 0.3, "penalty") == "Pusher-v5-budget0.3-penalty"
+    for budget, mode in ((0.3, "chance"), (1.0, "penalty")):
+        assert safety.run_dir_name("Pusher-v5", "unconstrained", budget, mode) == "Pusher-v5-unconstrained"
