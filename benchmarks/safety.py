@@ -181,8 +181,10 @@ def main() -> None:
         parser.error(f"--final-episodes={args.final_episodes} is invalid; accepted: an integer >= 0 (0: no final evaluation)")
 
     plan = variants(args.budget, args.mode)
-    run_dir = lambda env, variant, seed: (  # noqa: E731
-        args.runs / run_dir_name(env, variant, args.budget, args.mode) / f"seed{seed}")
+
+    def run_dir(env: str, variant: str, seed: int) -> Path:
+        return args.runs / run_dir_name(env, variant, args.budget, args.mode) / f"seed{seed}"
+
     if not args.report_only:
         # Seed-major, so an interrupted sitting leaves whole (env, seed) pairs to compare.
         runs = [TrainRun(run_dir(env, variant, seed), env, seed, [*extra, *env_options(env), *args.train_args])
