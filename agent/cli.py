@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ PROG = "wm-agent"
 # Config fields whose option name reads better shortened.
 OPTION_NAMES = {"name": "env", "use_value": "value", "use_policy_prior": "policy-prior", "world_model": "model"}
 # On --resume these may change; anything else would silently make a different run.
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 RESUMABLE_OVERRIDES = {"steps", "eval_every", "eval_episodes", "video_every", "checkpoint_every", "threads", "device"}
 SECTIONS = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan": PlanConfig}
 
@@ -110,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("path", type=Path, nargs="?", help="run directory (uses its newest checkpoint) or checkpoint file")
     ev.add_argument("--episodes", type=int, default=10, help="episodes to run (default: 10)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes (default: 0)")
+    ev.add_argument("--device", default="auto",
+                    help="torch device to evaluate on, whatever the run was trained on: 'auto' (CUDA when this "
+                         "machine has it), 'cpu', 'cuda' or 'cuda:N' (default: auto)")
     _add_suite_options(ev)
 
     sub.add_parser("suites", help="list benchmark suites and their tasks",
@@ -156,6 +161,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = RunConfig.load(run_dir / CONFIG_FILE)
         changes = _resume_changes(cfg, given, _override_keys(args.override))
         apply_overrides(cfg, given).validate()
+        try:
+            pick_device(cfg.device)
+        except ConfigError as exc:  # e.g. a run trained on a GPU machine, resumed on a laptop
+            raise UserError(f"--resume {run_dir}: {exc}; to continue it on this machine's CPU add "
+                            "--override device --device cpu") from None
         cfg.save(run_dir / CONFIG_FILE)
         if changes:
             from agent.logger import append_log
@@ -277,7 +287,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError(f"unexpected train options after '--': {' '.join(args.train_args)} (only with --suite)")
     if args.episodes < 1:
         raise UserError(f"--episodes {args.episodes}: expected an integer >= 1")
-    report = evaluate_checkpoint(args.path, args.episodes, args.seed)
+    if not DEVICE_PATTERN.fullmatch(args.device):
+        raise UserError(f"--device {args.device}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    report = evaluate_checkpoint(args.path, args.episodes, args.seed, args.device)
     print(json.dumps(report, indent=2))
     return 0
 

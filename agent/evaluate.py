@@ -123,8 +123,12 @@ def eval_report_path(run_dir: Path, env_steps: int) -> Path:
     return run_dir / f"eval_{env_steps}.json"
 
 
-def evaluate_checkpoint(path: Path, episodes: int, seed: int) -> dict:
-    """Load a run directory's newest checkpoint (or a checkpoint file) and evaluate it."""
+def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "auto") -> dict:
+    """Load a run directory's newest checkpoint (or a checkpoint file) and evaluate it on ``device``.
+
+    The device is this machine's choice, not the training run's: a run trained on a GPU is
+    evaluated on a laptop's CPU just as well (the checkpoint is loaded onto the CPU first).
+    """
     from agent.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
     from agent.config import RunConfig
     from agent.trainer import pick_device, set_threads
@@ -140,11 +144,11 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int) -> dict:
     state = load_checkpoint(path)
     cfg = RunConfig.from_saved(state["config"])
     set_threads(cfg.threads)
-    device = pick_device(cfg.device)
+    torch_device = pick_device(device)
     env = make_env(cfg.env.name, obs=cfg.env_obs_mode, action_repeat=cfg.env.action_repeat or None,
                    image_size=cfg.env.image_size, safety=cfg.env.safety())
     try:
-        agent = build_agent(cfg, env, device)  # with its LLM proposer when the run was trained with one
+        agent = build_agent(cfg, env, torch_device)  # with its LLM proposer when the run was trained with one
         agent.load_state_dict(state["agent"])
         try:
             result = evaluate(agent, env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))

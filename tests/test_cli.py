@@ -96,6 +96,7 @@ def test_eval_command_reports_returns(short_run, capsys):
     (["train", "--num-samples", "16", "--num-elites", "32"], "invalid num_elites=32"),
     (["train", "--resume", "/nonexistent/run"], "not a run directory"),
     (["eval", "/nonexistent/run"], "no such file or directory"),
+    (["eval", "/nonexistent/run", "--device", "gpu"], "--device gpu: expected 'auto', 'cpu', 'cuda' or 'cuda:N'"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
 ])
 def test_bad_input_gets_one_line_and_exit_2(argv, expected, capsys):
@@ -150,6 +151,43 @@ def test_cuda_without_cuda_is_refused_before_a_run_directory_exists(tmp_path, ca
     assert main(["train", "--device", "cuda", "--logdir", str(tmp_path)]) == 2
     assert "invalid device='cuda'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def _as_trained_on_cuda(run: Path) -> None:
+    """Rewrite a run's config and checkpoints as a 'wm-agent train --device cuda' run writes them."""
+    import torch
+
+    for path in (run / "checkpoints").glob("ckpt_*.pt"):
+        state = torch.load(path, weights_only=False)
+        state["config"]["device"] = "cuda"
+        torch.save(state, path)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "device": "cuda"}))
+
+
+def test_a_run_trained_on_cuda_is_evaluated_and_resumed_on_the_cpu(short_run, tmp_path, capsys):
+    import shutil
+
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    run = tmp_path / "run"
+    shutil.copytree(short_run, run)
+    _as_trained_on_cuda(run)
+    # eval runs where it is asked to (auto: here the CPU), not where the run was trained
+    assert main(["eval", str(run), "--episodes", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["env_steps"] == 150
+    assert main(["eval", str(run), "--episodes", "1", "--device", "cuda"]) == 2
+    assert "invalid device='cuda'" in capsys.readouterr().err
+    # resuming says how to move the run onto the CPU, and that way works
+    assert main(["train", "--resume", str(run), "--steps", "200", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "add --override device --device cpu" in err
+    assert main(["train", "--resume", str(run), "--steps", "200", "--no-progress",
+                 "--override", "device", "--device", "cpu"]) == 0
+    assert json.loads((run / "config.json").read_text())["device"] == "cpu"
+    assert EpisodeReplay.load(run / "episodes").num_steps == 200
 
 
 def test_sigterm_writes_a_checkpoint_and_the_run_resumes(tmp_path):
