@@ -13,6 +13,10 @@ ratios are taken against the state setting measured in the same run.
 
     python benchmarks/update_speed.py                # writes benchmarks/results/update_speed.{md,json}
     python benchmarks/update_speed.py --reps 3 --no-write
+    python benchmarks/update_speed.py --devices cpu cuda --out /tmp/update_speed_cuda  # both, interleaved
+
+With several ``--devices`` every setting runs on each of them (``pixels@cuda``), all interleaved in
+one run, so the CPU/GPU ratio is measured side by side on one machine.
 """
 
 from __future__ import annotations
@@ -37,14 +41,15 @@ STATE_DIM, ACTION_DIM, IMAGE = 6, 2, 64
 SETTINGS = {"state": ("state", None), "pixels-recon-all": ("pixels", 0), "pixels": ("pixels", None)}
 
 
-def build(obs: str, recon_batch: int | None) -> tuple[WorldModelAgent, dict[str, torch.Tensor], int]:
+def build(obs: str, recon_batch: int | None, device: torch.device = torch.device("cpu")
+          ) -> tuple[WorldModelAgent, dict[str, torch.Tensor], int]:
     """The agent for one setting, a fixed batch to update on, and the sub-sequences it reconstructs."""
     cfg = RunConfig()
     cfg.env.obs, cfg.learn.recon_batch = obs, recon_batch
     cfg.validate()
     torch.manual_seed(0)
     shape = (IMAGE, IMAGE, 3) if obs == "pixels" else (STATE_DIM,)
-    agent = WorldModelAgent(shape, ACTION_DIM, cfg, torch.device("cpu"))
+    agent = WorldModelAgent(shape, ACTION_DIM, cfg, device)
     steps, size = cfg.learn.horizon, cfg.learn.batch_size
     g = torch.Generator().manual_seed(0)
     frames = obs == "pixels"
@@ -55,33 +60,60 @@ def build(obs: str, recon_batch: int | None) -> tuple[WorldModelAgent, dict[str,
         "reward": torch.rand(steps, size, generator=g),
         "terminated": torch.zeros(steps, size, dtype=torch.bool),
     }
-    return agent, batch, cfg.reconstruction_batch
+    return agent, {k: v.to(device) for k, v in batch.items()}, cfg.reconstruction_batch
 
 
-def measure(names: list[str], reps: int, warmup: int) -> dict[str, dict[str, float]]:
-    built = {name: build(*SETTINGS[name]) for name in names}
+def timed_update(agent: WorldModelAgent, batch: dict[str, torch.Tensor]) -> float:
+    """Seconds for one update; waits for the GPU so queued kernels are not left out."""
+    cuda = batch["action"].is_cuda
+    start = time.perf_counter()
+    agent.update(batch)
+    if cuda:
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def setting_name(setting: str, device: str, devices: list[str]) -> str:
+    return setting if devices == ["cpu"] else f"{setting}@{device}"
+
+
+def measure(settings: list[str], devices: list[str], reps: int, warmup: int) -> dict[str, dict[str, float]]:
+    built = {setting_name(s, d, devices): build(*SETTINGS[s], torch.device(d)) for d in devices for s in settings}
+    names = list(built)
     for agent, batch, _ in built.values():
         for _ in range(warmup):
-            agent.update(batch)
+            timed_update(agent, batch)
     times: dict[str, list[float]] = {name: [] for name in names}
     for rep in range(reps):
         order = names[rep % len(names):] + names[:rep % len(names)]
         for name in order:
-            agent, batch, _ = built[name]
-            start = time.perf_counter()
-            agent.update(batch)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(timed_update(*built[name][:2]))
     return {name: {"median_ms": round(1000 * statistics.median(t), 1), "min_ms": round(1000 * min(t), 1),
                    "recon_batch": built[name][2]} for name, t in times.items()}
 
 
 def table(timing: dict[str, dict[str, float]]) -> str:
-    base = timing.get("state", {}).get("median_ms")
-    lines = ["| setting | sub-sequences reconstructed | median ms/update | min ms/update | x state |",
-             "|---|---|---|---|---|"]
+    """One row per setting. 'x state': against the state setting on the same device; with several
+    devices also '<first> / this': the same setting on the first device over this one (cpu / cuda)."""
+    devices = list(dict.fromkeys(name.partition("@")[2] for name in timing))
+    several = len(devices) > 1
+    header = "| setting | sub-sequences reconstructed | median ms/update | min ms/update | x state |"
+    rule = "|---|---|---|---|---|"
+    if several:
+        header, rule = header + f" {devices[0]} / this |", rule + "---|"
+    lines = [header, rule]
+
+    def ratio(numerator: str, denominator: str) -> str:
+        a, b = timing.get(numerator), timing.get(denominator)
+        return f"{a['median_ms'] / b['median_ms']:.1f}" if a and b else "-"
+
     for name, t in timing.items():
-        ratio = f"{t['median_ms'] / base:.1f}" if base else "-"
-        lines.append(f"| {name} | {t['recon_batch']} | {t['median_ms']} | {t['min_ms']} | {ratio} |")
+        setting, at, device = name.partition("@")
+        row = (f"| {name} | {t['recon_batch']} | {t['median_ms']} | {t['min_ms']} | "
+               f"{ratio(name, 'state' + at + device)} |")
+        if several:
+            row += f" {ratio(f'{setting}@{devices[0]}', name)} |"
+        lines.append(row)
     return "\n".join(lines)
 
 
@@ -92,12 +124,21 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed updates per setting first (default: 2)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
                         help="torch intra-op threads (default: what torch picks here)")
+    parser.add_argument("--devices", nargs="+", default=["cpu"], metavar="DEVICE",
+                        help="torch devices to time each setting on, interleaved (default: cpu; e.g. cpu cuda)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "update_speed",
+                        help="results path without suffix; .md and .json are written (default: %(default)s)")
     parser.add_argument("--no-write", action="store_true", help="print only, keep results/ untouched")
     args = parser.parse_args()
     if args.reps < 1 or args.threads < 1:
         parser.error(f"--reps and --threads must be >= 1; got --reps {args.reps} --threads {args.threads}")
+    for device in args.devices:
+        if not (device == "cpu" or device.startswith("cuda")):
+            parser.error(f"invalid --devices value {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            parser.error(f"invalid --devices value {device!r}: this torch build sees no CUDA device")
     torch.set_num_threads(args.threads)
-    timing = measure(args.settings, args.reps, args.warmup)
+    timing = measure(args.settings, args.devices, args.reps, args.warmup)
     text = table(timing)
     print(text)
     if args.no_write:
@@ -105,12 +146,13 @@ def main() -> None:
     command = "python " + shlex.join(["benchmarks/update_speed.py", *sys.argv[1:]])
     machine = {"python": platform.python_version(), "torch": torch.__version__, "threads": args.threads,
                "cpu_capability": torch.backends.cpu.get_cpu_capability(), "reps": args.reps}
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "update_speed.json").write_text(json.dumps({"command": command, "machine": machine,
+    if any(d.startswith("cuda") for d in args.devices):
+        machine["gpu"] = torch.cuda.get_device_name()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps({"command": command, "machine": machine,
                                                            "pixel_recon_batch": PIXEL_RECON_BATCH,
                                                            "results": timing}, indent=2) + "\n")
-    (results / "update_speed.md").write_text(
+    args.out.with_suffix(".md").write_text(
         f"# Time per model update, state vs pixels\n\nCommand: `{command}`\n\n"
         f"{', '.join(f'{k} {v}' for k, v in machine.items())}. One update = world model, terminal value and "
         f"policy prior on a batch of {RunConfig().learn.batch_size} sub-sequences of horizon "

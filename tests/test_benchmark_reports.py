@@ -136,6 +136,37 @@ def test_update_speed_builds_what_the_trainer_builds_and_rates_against_state():
     text = update_speed.table({"state": {"median_ms": 100.0, "min_ms": 90.0, "recon_batch": 256},
                                "pixels": {"median_ms": 1250.0, "min_ms": 1200.0, "recon_batch": 64}})
     assert "| pixels | 64 | 1250.0 | 1200.0 | 12.5 |" in text
+    # several devices: 'x state' within a device, then the first device over this one, same setting
+    text = update_speed.table({f"{s}@{d}": {"median_ms": ms, "min_ms": ms, "recon_batch": 64}
+                               for (s, d), ms in {("state", "cpu"): 90.0, ("pixels", "cpu"): 720.0,
+                                                  ("state", "cuda"): 30.0, ("pixels", "cuda"): 36.0}.items()})
+    assert "| pixels@cpu | 64 | 720.0 | 720.0 | 8.0 | 1.0 |" in text
+    assert "| pixels@cuda | 64 | 36.0 | 36.0 | 1.2 | 20.0 |" in text
+
+
+def test_train_speed_times_the_trainers_own_episodes_after_the_seed_phase(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    train_speed = load_script("train_speed")
+
+    def fake_run(name: str, device: str, rates: list[tuple[int, float]]) -> Path:
+        run = tmp_path / name
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"env": {"name": "reacher-easy", "obs": "state"},
+                                                     "device": device, "seed_steps": 500}))
+        with SummaryWriter(str(run)) as writer:
+            for step, rate in rates:
+                writer.add_scalar("perf/env_steps_per_s", rate, step)
+                if step > 500:
+                    writer.add_scalar("perf/update_ms", 1000 / rate / 2, step)
+        return run
+
+    # the random seed episode (ending at step 500) is thousands of steps/s: left out
+    cpu = train_speed.run_row(fake_run("cpu", "cpu", [(500, 5000.0), (1000, 10.0), (1500, 12.5), (2000, 8.0)]))
+    gpu = train_speed.run_row(fake_run("gpu", "cuda", [(500, 4000.0), (1000, 25.0)]))
+    assert (cpu["episodes"], cpu["env_steps_per_s"], cpu["s_per_env_step"], cpu["update_ms"]) == (3, 10.0, 0.1, 50.0)
+    text = train_speed.table([cpu, gpu])
+    assert "| reacher-easy | state | cuda | 1 | 25.0 | 0.04 | None | 20.0 | - | 2.5 |" in text
 
 
 def test_another_budget_trains_in_its_own_directory_and_shares_the_unconstrained_runs():
