@@ -35,6 +35,9 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.devices import check_devices  # noqa: E402
+
 PERF_TAGS = ("env_steps_per_s", "plan_ms_per_action", "update_ms")
 
 
@@ -137,11 +140,7 @@ def main() -> None:
         return
     if args.seed_steps < 1 or args.measure_steps < 1:
         parser.error(f"--seed-steps and --measure-steps must be >= 1; got {args.seed_steps} and {args.measure_steps}")
-    for device in args.devices:
-        if not (device == "cpu" or device.startswith("cuda")):
-            parser.error(f"invalid --devices value {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            parser.error(f"invalid --devices value {device!r}: this torch build sees no CUDA device")
+    check_devices(parser, args.devices)
     with tempfile.TemporaryDirectory() as tmp:
         logdir = args.logdir or Path(tmp)
         rows = []

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from agent.agent import WorldModelAgent  # noqa: E402
 from agent.config import PIXEL_RECON_BATCH, RunConfig  # noqa: E402
+from benchmarks.devices import check_devices  # noqa: E402
 
 STATE_DIM, ACTION_DIM, IMAGE = 6, 2, 64
 SETTINGS = {"state": ("state", None), "pixels-recon-all": ("pixels", 0), "pixels": ("pixels", None)}
@@ -132,11 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.reps < 1 or args.threads < 1:
         parser.error(f"--reps and --threads must be >= 1; got --reps {args.reps} --threads {args.threads}")
-    for device in args.devices:
-        if not (device == "cpu" or device.startswith("cuda")):
-            parser.error(f"invalid --devices value {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            parser.error(f"invalid --devices value {device!r}: this torch build sees no CUDA device")
+    check_devices(parser, args.devices)
     torch.set_num_threads(args.threads)
     timing = measure(args.settings, args.devices, args.reps, args.warmup)
     text = table(timing)

@@ -175,3 +175,13 @@ def test_another_budget_trains_in_its_own_directory_and_shares_the_unconstrained
     assert safety.run_dir_name("Pusher-v5", "budget", 0.3, "penalty") == "Pusher-v5-budget0.3-penalty"
     for budget, mode in ((0.3, "chance"), (1.0, "penalty")):
         assert safety.run_dir_name("Pusher-v5", "unconstrained", budget, mode) == "Pusher-v5-unconstrained"
+
+
+@pytest.mark.parametrize("script", ["train_speed", "update_speed"])
+def test_speed_benchmarks_refuse_a_device_they_cannot_time_in_one_line(script):
+    import subprocess
+
+    done = subprocess.run([sys.executable, f"benchmarks/{script}.py", "--devices", "cpu", "gpu"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith("invalid --devices value 'gpu': use 'cpu', 'cuda' or 'cuda:N'")
