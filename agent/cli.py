@@ -24,8 +24,9 @@ from envs import UnknownEnvError
 PROG = "wm-agent"
 # Config fields whose option name reads better shortened.
 OPTION_NAMES = {"name": "env", "use_value": "value", "use_policy_prior": "policy-prior", "world_model": "model"}
-# On --resume these may change; anything else would silently make a different run.
+# What 'eval --device' accepts (train's --device is checked by RunConfig.validate).
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+# On --resume these may change; anything else would silently make a different run.
 RESUMABLE_OVERRIDES = {"steps", "eval_every", "eval_episodes", "video_every", "checkpoint_every", "threads", "device"}
 SECTIONS = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan": PlanConfig}
 
