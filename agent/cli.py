@@ -10,22 +10,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 import shlex
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from agent.checkpoint import CheckpointError
-from agent.config import ConfigError, EnvConfig, LearnConfig, ModelConfig, PlanConfig, RunConfig, read_json
+from agent.config import (ConfigError, EnvConfig, LearnConfig, ModelConfig, PlanConfig, RunConfig, is_device_name,
+                          read_json)
 
 from envs import UnknownEnvError
 
 PROG = "wm-agent"
 # Config fields whose option name reads better shortened.
 OPTION_NAMES = {"name": "env", "use_value": "value", "use_policy_prior": "policy-prior", "world_model": "model"}
-# What 'eval --device' accepts (train's --device is checked by RunConfig.validate).
-DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 # On --resume these may change; anything else would silently make a different run.
 RESUMABLE_OVERRIDES = {"steps", "eval_every", "eval_episodes", "video_every", "checkpoint_every", "threads", "device"}
 SECTIONS = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan": PlanConfig}
@@ -288,7 +286,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError(f"unexpected train options after '--': {' '.join(args.train_args)} (only with --suite)")
     if args.episodes < 1:
         raise UserError(f"--episodes {args.episodes}: expected an integer >= 1")
-    if not DEVICE_PATTERN.fullmatch(args.device):
+    if not is_device_name(args.device):
         raise UserError(f"--device {args.device}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
     report = evaluate_checkpoint(args.path, args.episodes, args.seed, args.device)
     print(json.dumps(report, indent=2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,6 +137,11 @@ class PlanConfig:
     safety_adapt_rate: float = _f(0.1, "dual-ascent step of the multiplier per plan (0 = fixed multiplier)")
 
 
+def is_device_name(name: str) -> bool:
+    """'auto', 'cpu', 'cuda' or 'cuda:N': the torch devices the CLI and benchmarks accept."""
+    return re.fullmatch(r"auto|cpu|cuda(:\d+)?", name) is not None
+
+
 @dataclass
 class RunConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -164,7 +170,7 @@ class RunConfig:
             (self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "an integer >= 1"),
             (self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "an integer >= 1"),
             (self.threads >= 0, "threads", self.threads, "an integer >= 0"),
-            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "device", self.device,
+            (is_device_name(self.device), "device", self.device,
              "'auto', 'cpu', 'cuda' or 'cuda:N'"),
             (self.env.action_repeat is None or self.env.action_repeat >= 1, "action_repeat", self.env.action_repeat,
              "an integer >= 1 (leave it out for the suite default)"),
