@@ -18,6 +18,7 @@ from typing import Any, NoReturn, Sequence
 from agent.checkpoint import CheckpointError
 from agent.config import (ConfigError, EnvConfig, LearnConfig, ModelConfig, PlanConfig, RunConfig, is_device_name,
                           read_json)
+from agent.run_lock import RunLockedError
 
 from envs import UnknownEnvError
 
@@ -27,6 +28,10 @@ OPTION_NAMES = {"name": "env", "use_value": "value", "use_policy_prior": "policy
 # On --resume these may change; anything else would silently make a different run.
 RESUMABLE_OVERRIDES = {"steps", "eval_every", "eval_episodes", "video_every", "checkpoint_every", "threads", "device"}
 SECTIONS = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan": PlanConfig}
+# Checkpoints load as plain data (torch weights_only); this opt-in unpickles older ones, which can run code.
+TRUST_HELP = ("read a checkpoint written before wm-agent's safe format (format 1) by unpickling it, which can "
+              "run code from the file: only for checkpoints from a source you trust; a resumed run then "
+              "writes its next checkpoint in the safe format")
 
 
 class UserError(Exception):
@@ -101,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="settings from a JSON file shaped like a run's config.json (any subset of it); "
                             "options on the command line override it")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and CI)")
+    train.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     _add_config_options(train)
 
     ev = sub.add_parser("eval", help="evaluate a run directory or a checkpoint file, or a whole suite",
@@ -114,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto",
                     help="torch device to evaluate on, whatever the run was trained on: 'auto' (CUDA when this "
                          "machine has it), 'cpu', 'cuda' or 'cuda:N' (default: auto)")
+    ev.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     _add_suite_options(ev)
 
     sub.add_parser("suites", help="list benchmark suites and their tasks",
@@ -165,11 +172,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         except ConfigError as exc:  # e.g. a run trained on a GPU machine, resumed on a laptop
             raise UserError(f"--resume {run_dir}: {exc}; to continue it on this machine's CPU add "
                             "--override device --device cpu") from None
-        cfg.save(run_dir / CONFIG_FILE)
-        if changes:
-            from agent.logger import append_log
-
-            append_log(run_dir, "resumed with a changed config: " + ", ".join(changes))
     else:
         base = _read_config_file(args.config) if args.config is not None else RunConfig()
         cfg = apply_overrides(base, given).validate()
@@ -184,7 +186,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_llm_extra(cfg)
     _check_pixel_rendering(cfg)
     print(f"run directory: {run_dir}", flush=True)
-    return Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress).train()
+    trainer = Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress,
+                      trust_checkpoint=args.trust_checkpoint)
+    if args.resume is not None:  # written only now, under the lock and after the restore held: a refused
+        cfg.save(run_dir / CONFIG_FILE)  # resume changes nothing on disk
+        if changes:
+            from agent.logger import append_log
+
+            append_log(run_dir, "resumed with a changed config: " + ", ".join(changes))
+    return trainer.train()
 
 
 def _read_config_file(path: Path) -> RunConfig:
@@ -288,7 +298,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError(f"--episodes {args.episodes}: expected an integer >= 1")
     if not is_device_name(args.device):
         raise UserError(f"--device {args.device}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
-    report = evaluate_checkpoint(args.path, args.episodes, args.seed, args.device)
+    report = evaluate_checkpoint(args.path, args.episodes, args.seed, args.device, trust=args.trust_checkpoint)
     print(json.dumps(report, indent=2))
     return 0
 
@@ -337,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, CheckpointError, UnknownEnvError) as exc:
+    except (ConfigError, CheckpointError, UnknownEnvError, RunLockedError) as exc:
         print(f"{PROG}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
 

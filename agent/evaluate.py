@@ -123,11 +123,13 @@ def eval_report_path(run_dir: Path, env_steps: int) -> Path:
     return run_dir / f"eval_{env_steps}.json"
 
 
-def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "auto") -> dict:
+def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "auto", trust: bool = False) -> dict:
     """Load a run directory's newest checkpoint (or a checkpoint file) and evaluate it on ``device``.
 
     The device is this machine's choice, not the training run's: a run trained on a GPU is
     evaluated on a laptop's CPU just as well (the checkpoint is loaded onto the CPU first).
+    Reads without the run's lock and writes only its own report: a run may be training.
+    ``trust`` unpickles a format-1 checkpoint (it can run code).
     """
     from agent.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
     from agent.config import RunConfig
@@ -141,7 +143,7 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "aut
         path = checkpoints[-1]
     elif not path.is_file():
         raise CheckpointError(f"{path}: no such file or directory; expected a run directory or a checkpoint file")
-    state = load_checkpoint(path)
+    state = load_checkpoint(path, trust=trust)
     cfg = RunConfig.from_saved(state["config"])
     set_threads(cfg.threads)
     torch_device = pick_device(device)

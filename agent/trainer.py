@@ -22,11 +22,13 @@ import torch
 from tqdm import tqdm
 
 from agent.agent import build_agent
-from agent.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from agent.checkpoint import (CheckpointError, list_checkpoints, load_newest_checkpoint, restore_rng_state, rng_state,
+                              save_checkpoint)
 from agent.config import ConfigError, RunConfig
 from agent.evaluate import EvalResult, evaluate
 from agent.logger import RunLogger, append_log
 from agent.replay import EpisodeBuilder, EpisodeReplay
+from agent.run_lock import RunLock
 from envs import make_env
 
 CONFIG_FILE = "config.json"
@@ -67,9 +69,24 @@ def new_run_dir(logdir: Path, cfg: RunConfig) -> Path:
 
 
 class Trainer:
-    def __init__(self, cfg: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> None:
+    def __init__(self, cfg: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True,
+                 trust_checkpoint: bool = False) -> None:
+        """Take the run directory's lock (one writer per run), then build or restore everything.
+
+        ``trust_checkpoint`` lets a resume unpickle a format-1 checkpoint (it can run code).
+        """
         self.cfg, self.run_dir, self.progress = cfg, run_dir, progress
+        self.trust_checkpoint = trust_checkpoint
         run_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = RunLock(run_dir).acquire()
+        try:
+            self._build(resume)
+        except BaseException:
+            self.lock.release()  # a refused start must not keep the run locked for this process
+            raise
+
+    def _build(self, resume: bool) -> None:
+        cfg, run_dir = self.cfg, self.run_dir
         if not resume:
             cfg.save(run_dir / CONFIG_FILE)
         set_threads(cfg.threads)
@@ -103,14 +120,14 @@ class Trainer:
         return self.replay.num_steps
 
     def _restore(self) -> None:
-        checkpoints = list_checkpoints(self.run_dir / "checkpoints")
-        checkpoint_step = 0
-        if checkpoints:
-            state = load_checkpoint(checkpoints[-1], map_location=self.device)
+        newest = load_newest_checkpoint(self.run_dir / "checkpoints", self.device, self.trust_checkpoint)
+        checkpoint_step, skipped = 0, []
+        if newest is not None:
+            path, state, skipped = newest
             try:
                 self.agent.load_state_dict(state["agent"])
             except (RuntimeError, KeyError) as exc:  # e.g. an --override of a network size
-                raise CheckpointError(f"checkpoint {checkpoints[-1]} does not fit this run's config: "
+                raise CheckpointError(f"checkpoint {path} does not fit this run's config: "
                                       f"{str(exc).splitlines()[0]}") from None
             restore_rng_state(state["rng"])
             self.rng.bit_generator.state = state["numpy_generator"]
@@ -119,11 +136,13 @@ class Trainer:
             self.last_eval_step = state["last_eval_step"]
             self.prior_seconds = state["wall_seconds"]
             checkpoint_step = state["env_steps"]
-            source = checkpoints[-1].name
+            source = path.name
         else:
             source = "no checkpoint (fresh model)"
         self.last_checkpoint_step = checkpoint_step  # a run killed again and again still checkpoints
         self._continue_logs_from(checkpoint_step)
+        for line in skipped:  # a truncated newer checkpoint: say which one was used instead
+            self.logger.warning(f"{line}; resuming from the newest intact one, {source}")
         self.logger.message(f"resumed {self.run_dir} from {source}: {self.replay.num_episodes} episodes, "
                             f"{self.env_steps} env steps in replay")
 
@@ -221,6 +240,7 @@ class Trainer:
             self.logger.close()
             self.env.close()
             self.eval_env.close()
+            self.lock.release()
         if self.replay.unsaved:
             print(f"wm-agent: error: {len(self.replay.unsaved)} finished episodes could not be written to "
                   f"{self.replay.directory} ({self.replay.last_write_error}); they are lost", file=sys.stderr)

@@ -140,7 +140,7 @@ def test_an_override_the_checkpoint_cannot_follow_is_one_line(config_file_run, t
 
 
 @pytest.mark.parametrize("damage, expected", [
-    (lambda p: torch.save({"format_version": 999}, p), "has format 999; this version reads format 1"),
+    (lambda p: torch.save({"format_version": 999}, p), "has format 999; this version reads format 2"),
     (lambda p: p.write_bytes(p.read_bytes()[:200]), "cannot read checkpoint"),
 ])
 def test_an_incompatible_or_truncated_checkpoint_is_one_line(damage, expected, config_file_run, tmp_path, capsys):
