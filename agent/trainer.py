@@ -157,8 +157,13 @@ class Trainer:
         """Checkpoint now; on failure (full disk) say so in one line, keep training and try again later.
 
         Skipped while some finished episodes are not on disk yet: a checkpoint must never be
-        ahead of the replay files that a resume rebuilds the replay from.
+        ahead of the replay files that a resume rebuilds the replay from. They are tried again
+        first, so the last checkpoint of a run whose disk has room again catches up.
         """
+        if self.replay.unsaved:
+            pending = len(self.replay.unsaved)
+            self.replay.write_unsaved()
+            self._report_episode_writes(pending, added=0)
         if self.replay.unsaved:
             self.logger.warning(f"checkpoint at {self.env_steps} env steps skipped: {len(self.replay.unsaved)} "
                                 f"finished episodes are not on disk yet ({self.replay.last_write_error})")
@@ -171,7 +176,7 @@ class Trainer:
                    "env_steps": self.env_steps, "episodes": self.replay.num_episodes, "config": self.cfg.to_dict()}
         try:
             return save_checkpoint(self.run_dir / "checkpoints", self.env_steps, payload, self.cfg.keep_checkpoints)
-        except OSError as exc:
+        except OSError as exc:  # CheckpointWriteError too: torch.save's RuntimeError on a full disk
             newest = list_checkpoints(self.run_dir / "checkpoints")
             self.logger.warning(f"checkpoint at {self.env_steps} env steps not written ({exc}); training goes on, "
                                 f"next try at the next checkpoint; newest intact checkpoint: "
@@ -291,15 +296,18 @@ class Trainer:
         if not self.pretrained and self.env_steps >= cfg.seed_steps:
             self._pretrain()
 
-    def _report_episode_writes(self, pending_before: int) -> None:
-        """One line when episode files start failing to be written, and one when they are caught up."""
+    def _report_episode_writes(self, pending_before: int, added: int = 1) -> None:
+        """One line when episode files start failing to be written, and one when they are caught up.
+
+        ``added``: episodes handed to the replay since ``pending_before`` was counted.
+        """
         pending = len(self.replay.unsaved)
         if pending and not pending_before:
             self.logger.warning(f"episode {self.replay.unsaved[0][0]} could not be written "
                                 f"({self.replay.last_write_error}); kept in memory, writing again at each "
                                 f"episode end (a kill now loses it)")
         elif pending_before and not pending:
-            self.logger.message(f"wrote the {pending_before + 1} episodes that were waiting for disk space")
+            self.logger.message(f"wrote the {pending_before + added} episodes that were waiting for disk space")
 
     def _update(self) -> dict[str, float]:
         batch = self.replay.sample(self.cfg.learn.batch_size, self.cfg.learn.horizon, self.rng, self.device)
