@@ -344,19 +344,18 @@ class Trainer:
             self.logger.video("eval/rollout_real_vs_imagined", result.video, step)
         if result.trace_image is not None:
             self.logger.image("eval/state_traces_real_vs_imagined", result.trace_image, step)
-        self.logger.flush()
         self.logger.message(f"eval at {step} env steps: return {result.mean:.1f} +- {result.std:.1f} "
                             f"over {len(result.returns)} episodes ({result.plan_ms_per_action:.1f} ms/action)")
-        with open(self.run_dir / "eval.csv", "a") as f:
-            if f.tell() == 0:
-                f.write("env_steps,return_mean,return_std,episodes,wall_seconds\n")
-            f.write(f"{step},{result.mean:.3f},{result.std:.3f},{len(result.returns)},{self.wall_seconds:.1f}\n")
-        _log_eval_safety(self.logger, self.run_dir, step, result)
+        # Rows wait in memory on a full disk (the logger writes them with the next one).
+        self.logger.csv_row("eval.csv", "env_steps,return_mean,return_std,episodes,wall_seconds\n",
+                            f"{step},{result.mean:.3f},{result.std:.3f},{len(result.returns)},{self.wall_seconds:.1f}\n")
+        _log_eval_safety(self.logger, step, result)
+        self.logger.flush()  # after the last event at this step: a new event file purges only later steps
         self.num_evals += 1
         self.last_eval_step = step
 
 
-def _log_eval_safety(logger: RunLogger, run_dir: Path, step: int, result: EvalResult) -> None:
+def _log_eval_safety(logger: RunLogger, step: int, result: EvalResult) -> None:
     """Violations of the evaluation episodes and the safety head's precision/recall on them."""
     if result.costs is None:
         return
@@ -364,11 +363,9 @@ def _log_eval_safety(logger: RunLogger, run_dir: Path, step: int, result: EvalRe
                             "violation_rate": result.violation_rate}, step)
     head = {"precision": result.precision, "recall": result.recall}
     logger.scalars("safety", {k: v for k, v in head.items() if np.isfinite(v)}, step)
-    with open(run_dir / "eval_safety.csv", "a") as f:
-        if f.tell() == 0:
-            f.write("env_steps,episode_cost_mean,violation_rate,head_precision,head_recall\n")
-        f.write(f"{step},{np.mean(result.costs):.3f},{result.violation_rate:.4f},{result.precision:.4f},"
-                f"{result.recall:.4f}\n")
+    logger.csv_row("eval_safety.csv", "env_steps,episode_cost_mean,violation_rate,head_precision,head_recall\n",
+                   f"{step},{np.mean(result.costs):.3f},{result.violation_rate:.4f},{result.precision:.4f},"
+                   f"{result.recall:.4f}\n")
 
 
 def _extras(info: dict) -> dict[str, np.ndarray] | None:
