@@ -84,7 +84,8 @@ class RunLogger:
         self.flush()
         if self.writer is not None:
             self._call(lambda w: w.close())
-        lost = [f"{len(self._unconfirmed)} TensorBoard events ({self.write_error})"] if self.writer is None else []
+        lost = [f"{len(self._unconfirmed)} TensorBoard events ({self.write_error})"] \
+            if self.writer is None and self._unconfirmed else []
         lost += [f"{len(rows)} rows of {name}" for name, (_, rows) in self._rows.items()]
         if lost:
             self.warning(f"not written when the run ended, lost: {', '.join(lost)}")
@@ -128,7 +129,8 @@ class RunLogger:
                 return False
         if self.write_error is not None:
             self.message(f"TensorBoard written again (a new event file from step {purge_step} on: "
-                         f"{len(self._unconfirmed)} events kept in memory, {self.dropped} images/videos dropped)")
+                         f"{len(self._unconfirmed)} events kept in memory; dropped so far: {self.dropped} images, "
+                         f"videos or events beyond {MAX_PENDING_EVENTS})")
             self.write_error = None
         return True
 
