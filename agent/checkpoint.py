@@ -8,6 +8,7 @@ state; it loads only with the explicit ``--trust-checkpoint`` opt-in.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import random
@@ -33,6 +34,10 @@ class UnreadableCheckpoint(CheckpointError):
 
 class UnsafeCheckpoint(CheckpointError):
     """Holds Python objects beyond tensors and plain values: loading it could run code."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint that could not be written (full disk, I/O error); the message is one line."""
 
 
 def rng_state() -> dict[str, Any]:
@@ -63,7 +68,7 @@ def save_checkpoint(directory: Path, env_steps: int, payload: dict[str, Any], ke
     tmp = path.with_suffix(".tmp")
     try:
         with open(tmp, "wb") as f:
-            torch.save({"format_version": FORMAT_VERSION, **payload}, f)
+            _torch_save({"format_version": FORMAT_VERSION, **payload}, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -73,6 +78,34 @@ def save_checkpoint(directory: Path, env_steps: int, payload: dict[str, Any], ke
     for old in list_checkpoints(directory)[:-keep]:
         old.unlink()
     return path
+
+
+def _torch_save(obj: dict[str, Any], f: Any) -> None:
+    """``torch.save``, with a failed write raised as :class:`CheckpointWriteError` (an OSError).
+
+    torch's zip writer turns a failed ``f.write`` (ENOSPC) into ``RuntimeError: [enforce fail at
+    inline_container.cc] ... unexpected pos``, chained to the OSError; only that is converted,
+    so any other RuntimeError (a real bug) still propagates as it is.
+    """
+    try:
+        torch.save(obj, f)
+    except RuntimeError as exc:
+        cause = _os_error_in(exc)
+        if cause is None and "unexpected pos" not in str(exc):
+            raise
+        code = cause.errno if cause is not None and cause.errno else errno.EIO
+        raise CheckpointWriteError(code, f"{os.strerror(code)} (torch.save: {str(exc).splitlines()[0]})") from exc
+
+
+def _os_error_in(exc: BaseException | None) -> OSError | None:
+    """The OSError that ``exc`` was raised from or while handling, if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def list_checkpoints(directory: Path) -> list[Path]:

@@ -176,8 +176,13 @@ class Trainer:
         """Checkpoint now; on failure (full disk) say so in one line, keep training and try again later.
 
         Skipped while some finished episodes are not on disk yet: a checkpoint must never be
-        ahead of the replay files that a resume rebuilds the replay from.
+        ahead of the replay files that a resume rebuilds the replay from. They are tried again
+        first, so the last checkpoint of a run whose disk has room again catches up.
         """
+        if self.replay.unsaved:
+            pending = len(self.replay.unsaved)
+            self.replay.write_unsaved()
+            self._report_episode_writes(pending, added=0)
         if self.replay.unsaved:
             self.logger.warning(f"checkpoint at {self.env_steps} env steps skipped: {len(self.replay.unsaved)} "
                                 f"finished episodes are not on disk yet ({self.replay.last_write_error})")
@@ -190,7 +195,7 @@ class Trainer:
                    "env_steps": self.env_steps, "episodes": self.replay.num_episodes, "config": self.cfg.to_dict()}
         try:
             return save_checkpoint(self.run_dir / "checkpoints", self.env_steps, payload, self.cfg.keep_checkpoints)
-        except OSError as exc:
+        except OSError as exc:  # CheckpointWriteError too: torch.save's RuntimeError on a full disk
             newest = list_checkpoints(self.run_dir / "checkpoints")
             self.logger.warning(f"checkpoint at {self.env_steps} env steps not written ({exc}); training goes on, "
                                 f"next try at the next checkpoint; newest intact checkpoint: "
@@ -311,15 +316,18 @@ class Trainer:
         if not self.pretrained and self.env_steps >= cfg.seed_steps:
             self._pretrain()
 
-    def _report_episode_writes(self, pending_before: int) -> None:
-        """One line when episode files start failing to be written, and one when they are caught up."""
+    def _report_episode_writes(self, pending_before: int, added: int = 1) -> None:
+        """One line when episode files start failing to be written, and one when they are caught up.
+
+        ``added``: episodes handed to the replay since ``pending_before`` was counted.
+        """
         pending = len(self.replay.unsaved)
         if pending and not pending_before:
             self.logger.warning(f"episode {self.replay.unsaved[0][0]} could not be written "
                                 f"({self.replay.last_write_error}); kept in memory, writing again at each "
                                 f"episode end (a kill now loses it)")
         elif pending_before and not pending:
-            self.logger.message(f"wrote the {pending_before + 1} episodes that were waiting for disk space")
+            self.logger.message(f"wrote the {pending_before + added} episodes that were waiting for disk space")
 
     def _update(self) -> dict[str, float]:
         batch = self.replay.sample(self.cfg.learn.batch_size, self.cfg.learn.horizon, self.rng, self.device)
@@ -356,19 +364,18 @@ class Trainer:
             self.logger.video("eval/rollout_real_vs_imagined", result.video, step)
         if result.trace_image is not None:
             self.logger.image("eval/state_traces_real_vs_imagined", result.trace_image, step)
-        self.logger.flush()
         self.logger.message(f"eval at {step} env steps: return {result.mean:.1f} +- {result.std:.1f} "
                             f"over {len(result.returns)} episodes ({result.plan_ms_per_action:.1f} ms/action)")
-        with open(self.run_dir / "eval.csv", "a") as f:
-            if f.tell() == 0:
-                f.write("env_steps,return_mean,return_std,episodes,wall_seconds\n")
-            f.write(f"{step},{result.mean:.3f},{result.std:.3f},{len(result.returns)},{self.wall_seconds:.1f}\n")
-        _log_eval_safety(self.logger, self.run_dir, step, result)
+        # Rows wait in memory on a full disk (the logger writes them with the next one).
+        self.logger.csv_row("eval.csv", "env_steps,return_mean,return_std,episodes,wall_seconds\n",
+                            f"{step},{result.mean:.3f},{result.std:.3f},{len(result.returns)},{self.wall_seconds:.1f}\n")
+        _log_eval_safety(self.logger, step, result)
+        self.logger.flush()  # after the last event at this step: a new event file purges only later steps
         self.num_evals += 1
         self.last_eval_step = step
 
 
-def _log_eval_safety(logger: RunLogger, run_dir: Path, step: int, result: EvalResult) -> None:
+def _log_eval_safety(logger: RunLogger, step: int, result: EvalResult) -> None:
     """Violations of the evaluation episodes and the safety head's precision/recall on them."""
     if result.costs is None:
         return
@@ -376,11 +383,9 @@ def _log_eval_safety(logger: RunLogger, run_dir: Path, step: int, result: EvalRe
                             "violation_rate": result.violation_rate}, step)
     head = {"precision": result.precision, "recall": result.recall}
     logger.scalars("safety", {k: v for k, v in head.items() if np.isfinite(v)}, step)
-    with open(run_dir / "eval_safety.csv", "a") as f:
-        if f.tell() == 0:
-            f.write("env_steps,episode_cost_mean,violation_rate,head_precision,head_recall\n")
-        f.write(f"{step},{np.mean(result.costs):.3f},{result.violation_rate:.4f},{result.precision:.4f},"
-                f"{result.recall:.4f}\n")
+    logger.csv_row("eval_safety.csv", "env_steps,episode_cost_mean,violation_rate,head_precision,head_recall\n",
+                   f"{step},{np.mean(result.costs):.3f},{result.violation_rate:.4f},{result.precision:.4f},"
+                   f"{result.recall:.4f}\n")
 
 
 def _extras(info: dict) -> dict[str, np.ndarray] | None:

@@ -25,6 +25,7 @@ class Reply:
     close: bool = False  # close the connection without answering
     body: bytes | None = None  # raw body instead of a chat completion
     headers: dict[str, str] = field(default_factory=dict)
+    send_length: bool = True  # False: no Content-Length, the body ends when the connection closes
 
 
 @dataclass
@@ -90,7 +91,11 @@ class ScriptedChatServer:
                 payload = reply.body if reply.body is not None else completion(reply.content, body.get("model", ""))
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
+                if reply.send_length:
+                    self.send_header("Content-Length", str(len(payload)))
+                else:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 for key, value in reply.headers.items():
                     self.send_header(key, value)
                 self.end_headers()

@@ -137,20 +137,20 @@ def test_full_disk_on_checkpoint_and_episode_writes_is_reported_and_training_goe
     import agent.trainer
 
     # Reacher-v5, 50-step episodes, a checkpoint after each. At 50 the checkpoint fails; episode 1
-    # (ends at 100) fails, and again when retried at 150, so the checkpoints at 100 and 150 wait
-    # for the episode files; at 200 all three waiting episodes are written, then the checkpoint.
+    # (ends at 100) fails, and again when the checkpoint at 100 retries it first, so that checkpoint
+    # waits for the episode file; at 150 episodes 1 and 2 are written, then the checkpoint.
     ckpt_calls = full_disk_for(agent.trainer, "save_checkpoint", {1})
     episode_calls = full_disk_for(agent.replay, "save_episode", {2, 3})
     code = main(["train", "--env", "Reacher-v5", "--steps", "200", "--seed-steps", "100", "--eval-every", "1000",
                  "--checkpoint-every", "50", "--video-every", "0", "--logdir", str(tmp_path), "--run-name", "run", *TINY])
-    assert code == 0 and ckpt_calls == [2] and episode_calls == [6]
+    assert code == 0 and ckpt_calls == [3] and episode_calls == [6]
     run_dir = tmp_path / "run"
     err = capsys.readouterr().err
     log = (run_dir / "train.log").read_text()
     for text in ("checkpoint at 50 env steps not written", "No space left on device", "episode 1 could not be written",
                  "kept in memory", "checkpoint at 100 env steps skipped"):
         assert text in err and text in log, text
-    assert "wrote the 3 episodes that were waiting for disk space" in log
+    assert "wrote the 2 episodes that were waiting for disk space" in log
     assert [line for line in err.splitlines() if "checkpoint at 50" in line][0].count("\n") == 0
     # Every episode reached the disk in the end, in order, and the last checkpoint matches it.
     replay = EpisodeReplay.load(run_dir / "episodes")

@@ -6,12 +6,13 @@ import json
 import math
 import re
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
 import torch
 
-from chat_server import Reply, Request, ScriptedChatServer, closed_port
+from chat_server import Reply, Request, ScriptedChatServer, closed_port, completion
 from planners import make_planner
 from planners.llm import (
     BackendError,
@@ -121,6 +122,54 @@ def test_one_dimensional_actions_may_be_scalars() -> None:
     parsed = parse_plans('{"plans": [[0.1, 0.2, 0.3], [[0.4], [0.5], [0.6]]]}', task, 3, 4)
     assert parsed.plans.shape == (2, 3, 1) and not parsed.rejected
     np.testing.assert_allclose(parsed.plans[:, :, 0], [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], atol=1e-6)
+
+
+def test_parsing_checks_a_bounded_number_of_entries_whatever_the_answer_length() -> None:
+    many = 20_000
+    parsed = parse_plans(plans_json(*[PLAN_A] * many), TASK, 5, 3)
+    assert parsed.plans.shape == (3, 5, 2) and parsed.proposed == many and parsed.extra == many - 3
+    parsed = parse_plans(plans_json(*[[["left", 0.0]]] * many), TASK, 5, 3)
+    assert parsed.rejected["non_numeric"] == 12 and parsed.extra == many - 12  # 4 checked per plan asked
+    parsed = parse_plans(plans_json(PLAN_A * many), TASK, 5, 3)  # one plan of 100k steps: 5 rows checked
+    assert parsed.plans.shape == (1, 5, 2) and parsed.cut == 1
+
+
+def huge_completion(megabytes: int = 50) -> bytes:
+    """A chat completion of ``megabytes`` MB: one valid plan repeated ~1M times."""
+    plan = json.dumps(PLAN_A)
+    content = '{"plans": [' + ", ".join([plan] * (megabytes * 2**20 // (len(plan) + 2))) + "]}"
+    return completion(content, "test-model")
+
+
+@pytest.mark.parametrize("send_length", [True, False], ids=["content_length", "until_close"])
+def test_a_50_mb_answer_is_dropped_at_the_cap_without_stalling_the_step(send_length: bool) -> None:
+    body = huge_completion()
+    assert len(body) > 50 * 10**6
+    with ScriptedChatServer([Reply(body=body, send_length=send_length)]) as server:
+        # The step may wait 20 s for the answer: the unbounded client read all 50 MB and then
+        # parse_plans ran for minutes on this thread (500 s, 2.9 GB peak).
+        p = proposer(server.base_url, deadline_ms=20_000.0, timeout_s=5.0)
+        tracemalloc.start()
+        start = time.perf_counter()
+        plans = p.candidates(STATE)
+        elapsed = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert plans is None and p.counts["failed_too_large"] == 1 and p.counts["answers"] == 0, p.stats
+    assert elapsed < 5.0, elapsed
+    assert peak < 16 * 2**20, peak  # about the 1 MiB cap read at most, never the 50 MB
+    cap = OpenAIConfig(model="m").max_answer_bytes
+    assert p.last_error.startswith("too_large") and f"max_answer_bytes={cap}" in p.last_error
+    assert ("dropped unread" if send_length else f"dropped after {cap} bytes") in p.last_error
+    assert len(server.requests) == 1  # not retried: a server that answered this once will again
+
+
+def test_an_answer_just_under_the_cap_is_read_and_parsed() -> None:
+    p, plans, _ = one_step([Reply(plans_json(PLAN_A), send_length=False)], max_answer_bytes=4096)
+    assert plans is not None and p.counts["parsed"] == 1
+    with ScriptedChatServer([Reply(plans_json(PLAN_A))]) as server:
+        with pytest.raises(BackendError, match="too_large"):
+            backend(server.base_url, max_answer_bytes=64).complete([{"role": "user", "content": "hi"}])
 
 
 # ------------------------------------------------------------- server failures

@@ -106,7 +106,7 @@ class OpenAIChatBackend:
         try:
             conn.request("POST", self._path, body=json.dumps(payload).encode(), headers=headers)
             response = conn.getresponse()
-            body = response.read()
+            body = self._read_bounded(response)
             return response.status, {k.lower(): v for k, v in response.getheaders()}, body
         except TimeoutError as exc:  # a slow server stays slow: not retried
             raise BackendError("timeout", f"no answer from {self.config.base_url} within "
@@ -117,6 +117,19 @@ class OpenAIChatBackend:
             raise BackendError("connection", f"{type(exc).__name__} talking to {self.config.base_url}") from exc
         finally:
             conn.close()
+
+    def _read_bounded(self, response: http.client.HTTPResponse) -> bytes:
+        """The body, or BackendError ``too_large`` past ``max_answer_bytes`` (never more is read)."""
+        cap = self.config.max_answer_bytes
+        length = response.getheader("content-length")
+        if length is not None and length.isdigit() and int(length) > cap:
+            raise BackendError("too_large", f"answer of {int(length)} bytes from {self.config.base_url} "
+                                            f"exceeds max_answer_bytes={cap}; dropped unread")
+        body = response.read(cap + 1)
+        if len(body) > cap:
+            raise BackendError("too_large", f"answer from {self.config.base_url} exceeds "
+                                            f"max_answer_bytes={cap}; dropped after {cap} bytes")
+        return body
 
     def _delay(self, attempt: int, error: BackendError | None) -> float:
         cfg = self.config

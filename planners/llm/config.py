@@ -56,6 +56,9 @@ class OpenAIConfig:
     json_mode: bool = True  # ask for response_format json_object; dropped if the server refuses it
     temperature: float = 0.7
     max_tokens: int = 1024
+    # Bytes of an HTTP answer read at most; a longer one is dropped (failed_too_large) unparsed.
+    # 1 MiB is ~250x a 1024-token answer, and bounds the memory and time a server can cost us.
+    max_answer_bytes: int = 1 << 20
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
@@ -70,6 +73,7 @@ class OpenAIConfig:
             _fail(self, "json_mode", self.json_mode, "True or False")
         _check_float(self, "temperature", 0.0, 2.0)
         _check_int(self, "max_tokens", 1)
+        _check_int(self, "max_answer_bytes", 1)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ dropped while its good siblings are kept.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -19,6 +20,7 @@ from planners.llm.task import TaskSpec
 
 _DECODER = json.JSONDecoder()
 _MAX_JSON_STARTS = 64  # bounds the work on long garbage answers
+_CHECKED_PER_PLAN = 4  # entries checked at most per plan asked for: bounds the per-entry work
 _HUGE = 1e6  # |value| beyond this is nonsense, not a slightly-out-of-bounds action
 _PLAN_KEYS = ("plans", "candidates", "action_sequences", "sequences", "actions")
 
@@ -34,7 +36,7 @@ class ParsedPlans:
     padded: int = 0  # plans shorter than asked, padded by repeating their last action
     cut: int = 0  # plans longer than asked, cut
     clipped: int = 0  # values outside the bounds, clipped
-    extra: int = 0  # valid plans beyond the number asked for, dropped
+    extra: int = 0  # entries after the K-th valid plan (or the 4K-th entry), dropped unchecked
 
 
 def iter_json(text: str) -> Iterator[tuple[Any, bool]]:
@@ -50,7 +52,7 @@ def iter_json(text: str) -> Iterator[tuple[Any, bool]]:
             yield json.loads(block), True
         except (ValueError, RecursionError):
             pass
-    for match in list(re.finditer(r"{", text))[:_MAX_JSON_STARTS]:
+    for match in itertools.islice(re.finditer(r"{", text), _MAX_JSON_STARTS):  # no list of every brace
         try:
             value, _ = _DECODER.raw_decode(text, match.start())
         except (ValueError, RecursionError):
@@ -76,8 +78,15 @@ def parse_plans(text: str, task: TaskSpec, steps: int, max_plans: int) -> Parsed
         return result
     low, high = np.asarray(task.action_low), np.asarray(task.action_high)
     kept = []
-    for entry in entries:
-        plan, reason = _plan_array(entry, task.action_dim)
+    checked = 0
+    # Stop at max_plans valid plans, and after checking 4x as many entries: a huge answer
+    # costs a bounded amount of Python work, whatever its length.
+    for entry in itertools.islice(entries, _CHECKED_PER_PLAN * max_plans):
+        if len(kept) == max_plans:
+            break
+        checked += 1
+        too_long = isinstance(entry, list) and len(entry) > steps
+        plan, reason = _plan_array(entry[:steps] if too_long else entry, task.action_dim)  # the cut rows unchecked
         if plan is None:
             result.rejected[reason] += 1
             continue
@@ -86,13 +95,12 @@ def parse_plans(text: str, task: TaskSpec, steps: int, max_plans: int) -> Parsed
         if len(plan) < steps:
             result.padded += 1
             plan = np.concatenate([plan, np.repeat(plan[-1:], steps - len(plan), axis=0)])
-        elif len(plan) > steps:
+        elif too_long:
             result.cut += 1
-            plan = plan[:steps]
         kept.append(plan)
-    result.extra = max(0, len(kept) - max_plans)
+    result.extra = len(entries) - checked
     if kept:
-        result.plans = np.stack(kept[:max_plans]).astype(np.float32)
+        result.plans = np.stack(kept).astype(np.float32)
     return result
 
 
