@@ -18,6 +18,7 @@ from typing import Any, NoReturn, Sequence
 from agent.checkpoint import CheckpointError
 from agent.config import (ConfigError, EnvConfig, LearnConfig, ModelConfig, PlanConfig, RunConfig, is_device_name,
                           read_json)
+from agent.replay import ReplayFileError
 
 from envs import UnknownEnvError
 
@@ -337,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, CheckpointError, UnknownEnvError) as exc:
+    except (ConfigError, CheckpointError, UnknownEnvError, ReplayFileError) as exc:
         print(f"{PROG}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
 
