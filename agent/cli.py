@@ -344,6 +344,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError(f"unexpected train options after '--': {' '.join(args.train_args)} (only with --suite)")
     if args.episodes < 1:
         raise UserError(f"--episodes {args.episodes}: expected an integer >= 1")
+    if not 0 <= args.seed < 2**32:
+        raise UserError(f"--seed {args.seed}: expected an integer in [0, 2**32)")
     if not is_device_name(args.device):
         raise UserError(f"--device {args.device}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
     report = evaluate_checkpoint(args.path, args.episodes, args.seed, args.device)
