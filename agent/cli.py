@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
@@ -19,6 +20,7 @@ from agent.checkpoint import CheckpointError
 from agent.config import (ConfigError, EnvConfig, LearnConfig, ModelConfig, PlanConfig, RunConfig, is_device_name,
                           read_json)
 from agent.run_lock import RunLockedError
+from agent.replay import ReplayFileError
 
 from envs import UnknownEnvError
 
@@ -173,28 +175,83 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UserError(f"--resume {run_dir}: {exc}; to continue it on this machine's CPU add "
                             "--override device --device cpu") from None
     else:
+        changes = []
         base = _read_config_file(args.config) if args.config is not None else RunConfig()
         cfg = apply_overrides(base, given).validate()
         _check_env_name(cfg.env.name)
         pick_device(cfg.device)  # refuse 'cuda' without CUDA before a run directory exists
         if args.run_name:
+            _check_run_name(args.run_name)
             run_dir = args.logdir / args.run_name
+            if run_dir.is_symlink():
+                raise UserError(f"--run-name {args.run_name}: {run_dir} is a symlink; expected the name of a new "
+                                "directory")
             if run_dir.exists():
                 raise UserError(f"--run-name {args.run_name}: {run_dir} exists; continue it with --resume {run_dir}")
         else:
             run_dir = new_run_dir(args.logdir, cfg)
     _check_llm_extra(cfg)
     _check_pixel_rendering(cfg)
+    # Every check that can refuse a new run is above: from here on this start owns the directory.
+    created = [] if args.resume is not None else _create_run_dir(run_dir, args.logdir)
     print(f"run directory: {run_dir}", flush=True)
-    trainer = Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress,
-                      trust_checkpoint=args.trust_checkpoint)
-    if args.resume is not None:  # written only now, under the lock and after the restore held: a refused
-        cfg.save(run_dir / CONFIG_FILE)  # resume changes nothing on disk
+    try:
+        trainer = Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress,
+                          trust_checkpoint=args.trust_checkpoint)
+    except BaseException as exc:
+        _remove_created(created)  # a start that fails before training leaves no run directory behind
+        if _out_of_memory(exc):
+            raise UserError(f"cannot build the model (hidden_dim={cfg.model.hidden_dim}, latent_dim="
+                            f"{cfg.model.latent_dim}, num_q={cfg.model.num_q}): out of memory; expected smaller "
+                            "--hidden-dim, --latent-dim or --num-q") from None
+        raise
+    if args.resume is not None:  # written only now, under the lock, once the run's episodes and checkpoint
+        # were accepted: a refused resume changes nothing on disk
+        cfg.save(run_dir / CONFIG_FILE)
         if changes:
             from agent.logger import append_log
 
             append_log(run_dir, "resumed with a changed config: " + ", ".join(changes))
     return trainer.train()
+
+
+def _check_run_name(name: str) -> None:
+    """A plain directory name: anything else would put the run outside --logdir or through a link."""
+    if name in ("", ".", "..") or any(c in name for c in ("/", "\\", "\0")):
+        raise UserError(f"--run-name {name!r}: expected a plain directory name (no '/' or '\\', not '.' or '..'); "
+                        "use --logdir for the parent directory")
+
+
+def _create_run_dir(run_dir: Path, logdir: Path) -> list[Path]:
+    """Create the run directory; returns the directories this made, deepest first."""
+    missing, path = [], run_dir
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise UserError(f"--logdir {logdir}: cannot create the run directory {run_dir} ({exc.strerror or exc}); "
+                        "expected a writable directory") from None
+    return missing
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Remove the run directory this start made, and parents it made only if they stayed empty
+    (a parallel run may have started in a shared --logdir meanwhile)."""
+    if created:
+        shutil.rmtree(created[0], ignore_errors=True)
+    for parent in created[1:]:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """An allocation that failed (torch raises RuntimeError on CPU, OutOfMemoryError on CUDA)."""
+    return isinstance(exc, MemoryError) or isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in str(exc) or "out of memory" in str(exc).lower())
 
 
 def _read_config_file(path: Path) -> RunConfig:
@@ -296,6 +353,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError(f"unexpected train options after '--': {' '.join(args.train_args)} (only with --suite)")
     if args.episodes < 1:
         raise UserError(f"--episodes {args.episodes}: expected an integer >= 1")
+    if not 0 <= args.seed < 2**32:
+        raise UserError(f"--seed {args.seed}: expected an integer in [0, 2**32)")
     if not is_device_name(args.device):
         raise UserError(f"--device {args.device}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
     report = evaluate_checkpoint(args.path, args.episodes, args.seed, args.device, trust=args.trust_checkpoint)
@@ -347,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, CheckpointError, UnknownEnvError, RunLockedError) as exc:
+    except (ConfigError, CheckpointError, UnknownEnvError, RunLockedError, ReplayFileError) as exc:
         print(f"{PROG}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -49,13 +50,14 @@ class EnvConfig:
 
 @dataclass
 class ModelConfig:
-    latent_dim: int = _f(128, "latent state size")
-    hidden_dim: int = _f(256, "width of every MLP hidden layer")
+    latent_dim: int = _f(128, "latent state size (at most 16384)")
+    hidden_dim: int = _f(256, "width of every MLP hidden layer (at most 16384)")
     simnorm_dim: int = _f(8, "group size of the simplicial normalisation of latents (0 = off)")
-    num_q: int = _f(5, "size of the Q-function ensemble (terminal value); estimates use 2 random members")
+    num_q: int = _f(5, "size of the Q-function ensemble (terminal value, at most 64); estimates use 2 random "
+                                 "members")
     q_dropout: float = _f(0.01, "dropout on the first layer of each Q-head while learning: keeps the members "
                                 "apart, so the min of two in the TD target is pessimistic")
-    num_bins: int = _f(101, "bins of the two-hot symlog regression of reward and value")
+    num_bins: int = _f(101, "bins of the two-hot symlog regression of reward and value (at most 16384)")
     use_value: bool = _f(True, "learn a terminal value and add it at the planning horizon")
     use_policy_prior: bool = _f(True, "learn a policy prior whose rollouts seed part of the planner's samples")
     target_encoder: str = _f("ema", "latent-consistency target: 'ema' (slow encoder copy, V-JEPA style) or 'stopgrad'",
@@ -149,7 +151,7 @@ class RunConfig:
     learn: LearnConfig = field(default_factory=LearnConfig)
     plan: PlanConfig = field(default_factory=PlanConfig)
     steps: int = _f(100_000, "env steps (agent decisions) to train for")
-    seed: int = _f(1, "random seed (envs, torch, numpy)")
+    seed: int = _f(1, "random seed (envs, torch, numpy), in [0, 2**32)")
     seed_steps: int = _f(2500, "initial env steps with uniform random actions")
     pretrain_updates: int = _f(1000, "model updates run once when the seed steps are collected")
     eval_every: int = _f(10_000, "env steps between evaluations")
@@ -164,6 +166,7 @@ class RunConfig:
         """Raise ConfigError (one line) on the first value outside what is accepted."""
         checks = [
             (self.steps >= 1, "steps", self.steps, "an integer >= 1"),
+            (0 <= self.seed < 2**32, "seed", self.seed, "an integer in [0, 2**32)"),
             (self.seed_steps >= 0, "seed_steps", self.seed_steps, "an integer >= 0"),
             (self.eval_every >= 1, "eval_every", self.eval_every, "an integer >= 1"),
             (self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, "an integer >= 1"),
@@ -175,29 +178,44 @@ class RunConfig:
             (self.env.action_repeat is None or self.env.action_repeat >= 1, "action_repeat", self.env.action_repeat,
              "an integer >= 1 (leave it out for the suite default)"),
             (self.env.image_size in (16, 32, 64, 128, 256), "image_size", self.env.image_size, "one of 16, 32, 64, 128, 256"),
-            (self.model.latent_dim >= 1, "latent_dim", self.model.latent_dim, "an integer >= 1"),
-            (self.model.hidden_dim >= 1, "hidden_dim", self.model.hidden_dim, "an integer >= 1"),
+            (1 <= self.model.latent_dim <= MAX_WIDTH, "latent_dim", self.model.latent_dim,
+             f"an integer in [1, {MAX_WIDTH}]"),
+            (1 <= self.model.hidden_dim <= MAX_WIDTH, "hidden_dim", self.model.hidden_dim,
+             f"an integer in [1, {MAX_WIDTH}]"),
             (self.model.simnorm_dim == 0 or self.model.latent_dim % self.model.simnorm_dim == 0, "simnorm_dim",
              self.model.simnorm_dim, f"0 or a divisor of latent_dim={self.model.latent_dim}"),
-            (self.model.num_q >= 1, "num_q", self.model.num_q, "an integer >= 1"),
+            (1 <= self.model.num_q <= MAX_Q, "num_q", self.model.num_q, f"an integer in [1, {MAX_Q}]"),
             (0 <= self.model.q_dropout < 1, "q_dropout", self.model.q_dropout, "a number in [0, 1)"),
-            (self.model.num_bins >= 3, "num_bins", self.model.num_bins, "an integer >= 3"),
+            (3 <= self.model.num_bins <= MAX_WIDTH, "num_bins", self.model.num_bins, f"an integer in [3, {MAX_WIDTH}]"),
+            (_finite(self.env.safety_scale) and self.env.safety_scale > 0, "safety_scale", self.env.safety_scale,
+             "a finite number > 0"),
             (self.learn.batch_size >= 1, "batch_size", self.learn.batch_size, "an integer >= 1"),
             (self.learn.horizon >= 1, "horizon", self.learn.horizon, "an integer >= 1"),
             (self.learn.recon_batch is None or 0 <= self.learn.recon_batch <= self.learn.batch_size, "recon_batch",
              self.learn.recon_batch, f"an integer in [0, batch_size={self.learn.batch_size}] (0 = all)"),
-            (self.learn.lr > 0, "lr", self.learn.lr, "a number > 0"),
+            (_finite(self.learn.lr) and self.learn.lr > 0, "lr", self.learn.lr, "a finite number > 0"),
+            (_finite(self.learn.encoder_lr_scale) and self.learn.encoder_lr_scale >= 0, "encoder_lr_scale",
+             self.learn.encoder_lr_scale, "a finite number >= 0"),
+            (_finite(self.learn.grad_clip) and self.learn.grad_clip > 0, "grad_clip", self.learn.grad_clip,
+             "a finite number > 0"),
+            (_finite(self.learn.rho) and self.learn.rho > 0, "rho", self.learn.rho, "a finite number > 0"),
+            *((_finite(v) and v >= 0, name, v, "a finite number >= 0") for name, v in (
+                ("consistency_coef", self.learn.consistency_coef), ("reward_coef", self.learn.reward_coef),
+                ("value_coef", self.learn.value_coef), ("reconstruction_coef", self.learn.reconstruction_coef),
+                ("entropy_coef", self.learn.entropy_coef))),
             (0 < self.learn.discount <= 1, "discount", self.learn.discount, "a number in (0, 1]"),
             (0 < self.learn.tau <= 1, "tau", self.learn.tau, "a number in (0, 1]"),
-            (self.learn.utd > 0, "utd", self.learn.utd, "a number > 0"),
+            (_finite(self.learn.utd) and self.learn.utd > 0, "utd", self.learn.utd, "a finite number > 0"),
             (self.plan.plan_horizon >= 1, "plan_horizon", self.plan.plan_horizon, "an integer >= 1"),
             (self.plan.num_samples >= 1, "num_samples", self.plan.num_samples, "an integer >= 1"),
             (1 <= self.plan.num_elites <= self.plan.num_samples, "num_elites", self.plan.num_elites,
              f"an integer in [1, num_samples={self.plan.num_samples}]"),
             (self.plan.iterations >= 1, "iterations", self.plan.iterations, "an integer >= 1"),
             (self.plan.num_policy_samples >= 0, "num_policy_samples", self.plan.num_policy_samples, "an integer >= 0"),
-            (self.plan.temperature > 0, "temperature", self.plan.temperature, "a number > 0"),
-            (self.plan.exploration_noise >= 0, "exploration_noise", self.plan.exploration_noise, "a number >= 0"),
+            (_finite(self.plan.temperature) and self.plan.temperature > 0, "temperature", self.plan.temperature,
+             "a finite number > 0"),
+            (_finite(self.plan.exploration_noise) and self.plan.exploration_noise >= 0, "exploration_noise",
+             self.plan.exploration_noise, "a finite number >= 0"),
             (self.plan.proposer == "none" or self.env.obs == "state", "obs", self.env.obs,
              "'state' with --proposer llm (the LLM reads named state fields)"),
             (self.plan.proposer == "none" or bool(self.plan.llm_model) or
@@ -208,16 +226,24 @@ class RunConfig:
              self.plan.llm_base_url, "'' or an http(s):// URL up to /v1, e.g. http://localhost:11434/v1"),
             (self.plan.llm_every >= 1, "llm_every", self.plan.llm_every, "an integer >= 1"),
             (self.plan.llm_candidates >= 1, "llm_candidates", self.plan.llm_candidates, "an integer >= 1"),
-            (self.plan.llm_deadline_ms >= 0, "llm_deadline_ms", self.plan.llm_deadline_ms, "a number >= 0"),
-            (self.plan.llm_timeout_s > 0, "llm_timeout_s", self.plan.llm_timeout_s, "a number > 0"),
+            (_finite(self.plan.llm_deadline_ms) and self.plan.llm_deadline_ms >= 0, "llm_deadline_ms",
+             self.plan.llm_deadline_ms, "a finite number >= 0 (0 = never wait)"),
+            (_finite(self.plan.llm_timeout_s) and self.plan.llm_timeout_s > 0, "llm_timeout_s", self.plan.llm_timeout_s,
+             "a finite number > 0"),
             (self.plan.llm_retries >= 0, "llm_retries", self.plan.llm_retries, "an integer >= 0"),
             (0 <= self.plan.llm_judge_weight <= 1, "llm_judge_weight", self.plan.llm_judge_weight, "a number in [0, 1]"),
             (self.model.world_model == "latent" or self.env.obs == "pixels", "obs", self.env.obs,
              "'pixels' with --model robotics (it fuses the camera frame with the proprioceptive state)"),
             (self.model.world_model == "latent" or self.plan.proposer == "none", "proposer", self.plan.proposer,
              "'none' with --model robotics"),
-            (self.plan.safety_multiplier >= 0, "safety_multiplier", self.plan.safety_multiplier, "a number >= 0"),
-            (self.plan.safety_adapt_rate >= 0, "safety_adapt_rate", self.plan.safety_adapt_rate, "a number >= 0"),
+            (_finite(self.plan.safety_budget), "safety_budget", self.plan.safety_budget,
+             "a finite number (negative = off)"),
+            (_finite(self.plan.safety_multiplier) and self.plan.safety_multiplier >= 0, "safety_multiplier",
+             self.plan.safety_multiplier, "a finite number >= 0"),
+            (_finite(self.plan.safety_adapt_rate) and self.plan.safety_adapt_rate >= 0, "safety_adapt_rate",
+             self.plan.safety_adapt_rate, "a finite number >= 0"),
+            # Any float field without a range above: NaN and infinity are never a setting.
+            *((_finite(v), name, v, "a finite number") for name, v in self._float_values()),
         ]
         for ok, name, value, accepted in checks:
             if not ok:
@@ -227,6 +253,12 @@ class RunConfig:
         except ValueError as exc:
             raise ConfigError(f"invalid safety option: {exc}") from None
         return self
+
+    def _float_values(self) -> list[tuple[str, float]]:
+        """(name, value) of every float field, sections included."""
+        parts = [self, *(getattr(self, section) for section in SECTIONS)]
+        return [(f.name, getattr(part, f.name)) for part in parts for f in dataclasses.fields(part)
+                if str(f.type) == "float"]
 
     @property
     def env_obs_mode(self) -> str:
@@ -276,6 +308,8 @@ class RunConfig:
     @classmethod
     def from_saved(cls, data: dict[str, Any]) -> "RunConfig":
         """Rebuild a config that this program wrote (config.json, checkpoints), older versions included."""
+        if not isinstance(data, dict):
+            return cls.from_dict(data)  # its one-line error for what is not an object
         env = data.get("env")
         if isinstance(env, dict) and env.get("action_repeat") == 0:  # before: 0 meant the suite default
             data = {**data, "env": {**env, "action_repeat": None}}
@@ -286,17 +320,31 @@ class RunConfig:
         return cls.from_dict(data)
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Write as JSON; NaN and infinity are not JSON, so they are refused (validate refuses them first)."""
+        try:
+            text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+        except ValueError:
+            bad = next((f"{name}={value!r}" for name, value in self._float_values() if not _finite(value)), "?")
+            raise ConfigError(f"cannot save {path} with {bad}: expected finite numbers") from None
+        path.write_text(text + "\n")
 
     @classmethod
     def load(cls, path: Path) -> "RunConfig":
-        """A run's own config.json."""
-        return cls.from_saved(read_json(path))
+        """A run's own config.json; a value of the wrong type is a one-line ConfigError naming the file."""
+        data = read_json(path)
+        try:
+            return cls.from_saved(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
 
 # What a run saved before an option existed was trained with; its resume keeps that behaviour.
 BEFORE_OPTION: dict[tuple[str, str], Any] = {("model", "q_dropout"): 0.0, ("learn", "update_bf16"): False,
                                              ("learn", "recon_batch"): 0}
+# Upper bounds of the network sizes: a 16384-wide layer already holds 1 GiB of fp32 weights (and
+# the MLPs have several), 8x TD-MPC2's largest model; beyond it a typo fails as an allocation error.
+MAX_WIDTH = 16384
+MAX_Q = 64
 # Frames reconstructed per update from pixels: a quarter of the default batch (update time in
 # benchmarks/results/update_speed.md).
 PIXEL_RECON_BATCH = 64
@@ -318,11 +366,28 @@ def _typed(name: str, value: Any, f: dataclasses.Field) -> Any:
     return float(value) if str(f.type) == "float" else value
 
 
+# A run's config.json is about 3 KB; a file this large is not a config.
+MAX_JSON_BYTES = 2**20
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
 def read_json(path: Path) -> Any:
-    """Parse a JSON file; a missing or malformed file is a one-line ConfigError."""
+    """Parse a JSON file; a missing, malformed, oversized or deeply nested file is a one-line ConfigError."""
     try:
-        return json.loads(path.read_text())
+        with open(path, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)  # never read a huge file whole
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise ConfigError(f"{path} is larger than {MAX_JSON_BYTES // 2**20} MiB; expected a config of a few KB")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}); expected a JSON file") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply; expected a config of sections and values") from None

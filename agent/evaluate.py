@@ -144,25 +144,41 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "aut
     elif not path.is_file():
         raise CheckpointError(f"{path}: no such file or directory; expected a run directory or a checkpoint file")
     state = load_checkpoint(path, trust=trust)
-    cfg = RunConfig.from_saved(state["config"])
+    try:
+        cfg = RunConfig.from_saved(state["config"]).validate()
+        env_steps = int(state["env_steps"])
+    except (KeyError, TypeError, ValueError) as exc:  # ConfigError included: a damaged or foreign config
+        what = f"no {exc} entry" if isinstance(exc, KeyError) else str(exc)
+        raise CheckpointError(f"checkpoint {path}: {what}; expected one written by 'wm-agent train'") from None
     set_threads(cfg.threads)
     torch_device = pick_device(device)
     env = make_env(cfg.env.name, obs=cfg.env_obs_mode, action_repeat=cfg.env.action_repeat or None,
                    image_size=cfg.env.image_size, safety=cfg.env.safety())
     try:
         agent = build_agent(cfg, env, torch_device)  # with its LLM proposer when the run was trained with one
-        agent.load_state_dict(state["agent"])
+        try:
+            agent.load_state_dict(state["agent"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as exc:  # e.g. its config names another env
+            agent.close()
+            raise CheckpointError(f"checkpoint {path}: its weights do not fit its config (env {cfg.env.name}, "
+                                  f"--obs {cfg.env.obs}): {_reason(exc)}") from None
         try:
             result = evaluate(agent, env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))
         finally:
             agent.close()
     finally:
         env.close()
-    report = {"checkpoint": str(path), "env": cfg.env.name, "env_steps": state["env_steps"],
+    report = {"checkpoint": str(path), "env": cfg.env.name, "env_steps": env_steps,
               "episodes": episodes, "return_mean": result.mean, "return_std": result.std,
               "returns": result.returns, "plan_ms_per_action": result.plan_ms_per_action,
               "costs": result.costs, "violation_rate": result.violation_rate,
               "safety_head_precision": result.precision, "safety_head_recall": result.recall}
-    out = eval_report_path(path.parent.parent, state["env_steps"])
+    out = eval_report_path(path.parent.parent, env_steps)
     out.write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _reason(exc: BaseException) -> str:
+    """The first informative line of a load error (torch's first line is only a header)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    return lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]

@@ -12,12 +12,19 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 EXTRA = "extra_"  # prefix of extras among the flat arrays
 EPISODE_FILE = re.compile(r"^episode_(\d{6})_len(\d+)\.npz$")
+# The arrays every episode file holds (extras are optional).
+EPISODE_ARRAYS = ("obs", "action", "reward", "terminated")
+
+
+class ReplayFileError(ValueError):
+    """An episode file a resume cannot use (message is one line and names the file)."""
 
 
 @dataclass
@@ -91,9 +98,60 @@ def save_episode(ep: Episode, directory: Path, index: int) -> Path:
 
 
 def load_episode(path: Path) -> Episode:
-    with np.load(path) as data:
-        extras = {k[len("extra_"):]: data[k] for k in data.files if k.startswith("extra_")}
-        return Episode(data["obs"], data["action"], data["reward"], data["terminated"], extras)
+    """Read one episode file; a truncated, foreign or incomplete file is a ReplayFileError naming it."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - damaged archives fail in many exception types
+        raise _bad_file(path, f"cannot read it ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise _bad_file(path, "not an npz archive of episode arrays")
+    with data:
+        missing = [k for k in EPISODE_ARRAYS if k not in data.files]
+        if missing:
+            raise _bad_file(path, f"no {missing[0]!r} array in it (has {sorted(data.files)})")
+        try:
+            extras = {k[len("extra_"):]: data[k] for k in data.files if k.startswith("extra_")}
+            return Episode(data["obs"], data["action"], data["reward"], data["terminated"], extras)
+        except Exception as exc:  # noqa: BLE001 - a corrupt member (zlib, CRC, header) or mismatched lengths
+            raise _bad_file(path, f"cannot read it ({type(exc).__name__}: {exc})") from None
+
+
+def _bad_file(path: Path, why: str) -> ReplayFileError:
+    # Refused, not skipped: dropping an episode would change the run's env-step count and the
+    # indices of every later episode file, so the user decides which files to move away.
+    return ReplayFileError(f"episode file {path}: {why}".splitlines()[0] + f"; move it (and any later episode "
+                           f"files) out of {path.parent} to resume without them")
+
+
+def check_episode(path: Path, ep: Episode, length: int, obs_space: Any, action_space: Any,
+                  first: Episode | None) -> None:
+    """Refuse an episode that does not fit the run: the length in its file name, the env's observation
+    and action spaces (anything with ``shape`` and ``dtype``; without them, the run's first episode),
+    the dtypes `EpisodeBuilder` writes, and the extras of the first episode. Loaded anyway, such an
+    episode would be cast or broadcast silently into the replay."""
+    if len(ep) != length:
+        raise _bad_file(path, f"{len(ep)} steps, but its name says {length}")
+    reference = ep if first is None else first
+    expected = {"obs": (obs_space.dtype, obs_space.shape) if obs_space is not None else _row(reference.obs),
+                "action": (np.dtype(np.float32), action_space.shape if action_space is not None
+                           else _row(reference.action)[1]),
+                "reward": (np.dtype(np.float32), ()), "terminated": (np.dtype(bool), ())}
+    expected.update({EXTRA + k: _row(v) for k, v in reference.extras.items()})
+    arrays = {"obs": ep.obs, "action": ep.action, "reward": ep.reward, "terminated": ep.terminated,
+              **{EXTRA + k: v for k, v in ep.extras.items()}}
+    for key, array in arrays.items():
+        want = expected.get(key)
+        if want is not None and _row(array) != (np.dtype(want[0]), tuple(want[1])):
+            raise _bad_file(path, f"{key} is {array.dtype} {_row(array)[1]} per row; this run's is "
+                                  f"{np.dtype(want[0])} {tuple(want[1])}")
+    for key, array in ep.extras.items():
+        if len(array) != len(ep.obs):
+            raise _bad_file(path, f"{EXTRA}{key} has {len(array)} rows for {len(ep.obs)} observations")
+
+
+def _row(array: np.ndarray) -> tuple[np.dtype, tuple[int, ...]]:
+    """dtype and shape of one time step of ``array``."""
+    return array.dtype, array.shape[1:]
 
 
 def episode_files(directory: Path) -> list[Path]:
@@ -192,15 +250,21 @@ class EpisodeReplay:
         return written
 
     @classmethod
-    def load(cls, directory: Path) -> "EpisodeReplay":
-        """Rebuild from the episode files of a run directory."""
-        replay = cls(directory)
+    def load(cls, directory: Path, obs_space: Any = None, action_space: Any = None) -> "EpisodeReplay":
+        """Rebuild from the episode files of a run directory, each checked against the env's spaces
+        when given (see `check_episode`); a file that does not fit is a ReplayFileError."""
+        replay, first = cls(directory), None
         for index, path in enumerate(episode_files(directory)):
             match = EPISODE_FILE.match(path.name)
             assert match is not None
             if int(match.group(1)) != index:
-                raise ValueError(f"episode files in {directory} are not contiguous: expected index {index}, found {path.name}")
-            replay.add(load_episode(path), persist=False)
+                raise ReplayFileError(f"episode files in {directory} are not contiguous: expected index {index}, "
+                                      f"found {path.name}; move it and later episode files away to resume "
+                                      "without them")
+            episode = load_episode(path)
+            check_episode(path, episode, int(match.group(2)), obs_space, action_space, first)
+            first = episode if first is None else first
+            replay.add(episode, persist=False)
         return replay
 
     @property

@@ -99,7 +99,8 @@ class Trainer:
                                  image_size=cfg.env.image_size, safety=cfg.env.safety())
         self.agent = build_agent(cfg, self.env, self.device)
         self.rng = np.random.default_rng(cfg.seed)
-        self.replay = EpisodeReplay.load(run_dir / "episodes") if resume else EpisodeReplay(run_dir / "episodes")
+        self.replay = (EpisodeReplay.load(run_dir / "episodes", self.env.observation_space, self.env.action_space)
+                       if resume else EpisodeReplay(run_dir / "episodes"))
         self.pretrained = False
         self.num_evals = 0
         self.last_eval_step = 0
