@@ -20,6 +20,7 @@ from agent.value import QEnsemble
 from agent.world_model import LatentWorldModel
 from envs.fused import STATE_BYTES
 from planners import ConstraintConfig, PlanConstraint, make_planner
+from planners.precision import use_bf16
 from planners.llm import (JudgeConfig, LLMJudge, LLMProposer, ProposerConfig, TaskSpec, TransformersConfig,
                           imagine_outcomes, make_backend, openai_config_from_env)
 
@@ -45,7 +46,7 @@ class WorldModelAgent:
         self.last_p_unsafe = float("nan")  # the head's P(unsafe) of the last action taken
         self.no_feasible_plans = 0  # plans where no sample fitted the safety budget (the safest was taken)
         self.planner = make_planner(
-            cfg.plan.planner, self.world_model, action_dim, _planner_config(cfg),
+            cfg.plan.planner, self.world_model, action_dim, _planner_config(cfg, device),
             terminal_value=self.terminal_value if m.use_value else None,
             policy_prior=self.policy.sample if (m.use_policy_prior and self.policy is not None) else None,
             device=str(device), constraint=self.constraint,
@@ -210,14 +211,14 @@ def _constraint(cfg: RunConfig, head: SafetyHead | None) -> PlanConstraint | Non
                                                           adapt_rate=p.safety_adapt_rate))
 
 
-def _planner_config(cfg: RunConfig):
+def _planner_config(cfg: RunConfig, device: torch.device):
     """Map the run's PlanConfig onto the planner package's own config dataclass."""
     from planners import CEMConfig, MPPIConfig
 
     p = cfg.plan
     common = dict(horizon=p.plan_horizon, num_samples=p.num_samples, num_elites=p.num_elites,
                   iterations=p.iterations, num_policy_samples=p.num_policy_samples if cfg.model.use_policy_prior else 0,
-                  discount=cfg.learn.discount, dtype_autocast=p.bf16, compile=p.compile)
+                  discount=cfg.learn.discount, dtype_autocast=use_bf16(p.bf16, device), compile=p.compile)
     if p.planner == "mppi":
         return MPPIConfig(temperature=p.temperature, **common)
     return CEMConfig(**common)

@@ -52,9 +52,10 @@ def _option(name: str) -> str:
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     """One option per config field, grouped by section; defaults stay None = 'not given'."""
     def add(group: argparse._ArgumentGroup, f: dataclasses.Field) -> None:
-        help_text = f"{f.metadata['help']} (default: {f.default})"
+        # a None default is explained by the help itself ("not given = ...")
+        help_text = f.metadata["help"] if f.default is None else f"{f.metadata['help']} (default: {f.default})"
         kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": help_text}
-        if f.type in ("bool", bool):
+        if f.type in ("bool", bool, "bool | None"):
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
             kwargs["type"] = {"int": int, "float": float, "str": str, "int | None": int}[str(f.type)]

@@ -88,9 +88,10 @@ class LearnConfig:
     discount: float = _f(0.99, "reward discount")
     tau: float = _f(0.01, "Polyak rate of the target encoder and target Q")
     utd: float = _f(1.0, "model updates per env step (update-to-data ratio)")
-    update_bf16: bool = _f(True, "run the model updates under bfloat16 autocast (losses and optimizer state stay "
-                                 "fp32): 1.45x faster per update on this project's AVX512-BF16 CPU; slower on CPUs "
-                                 "without native bf16 (--no-update-bf16 there)")
+    update_bf16: bool | None = _f(None, "run the model updates under bfloat16 autocast (losses and optimizer state "
+                                        "stay fp32); not given = where bf16 is native (CUDA, CPUs with AVX512-BF16 "
+                                        "or AMX: 1.45x faster per update there), fp32 elsewhere (emulated bf16 "
+                                        "measured 7x slower on an AVX2-only CPU)")
 
 
 @dataclass
@@ -103,8 +104,9 @@ class PlanConfig:
     num_policy_samples: int = _f(24, "sequences per iteration rolled out by the policy prior")
     temperature: float = _f(2.0, "MPPI temperature: elite weights are softmax(return / temperature); 2.0 equals "
                                       "TD-MPC2's exp(0.5 * return)")
-    bf16: bool = _f(True, "imagine rollouts under bfloat16 autocast (faster on CPUs with native bf16 and on GPUs; "
-                          "elite sets matched fp32 in benchmarks/planning_speed.py)")
+    bf16: bool | None = _f(None, "imagine rollouts under bfloat16 autocast (elite sets matched fp32 in "
+                                 "benchmarks/planning_speed.py); not given = where bf16 is native (CUDA, CPUs with "
+                                 "AVX512-BF16 or AMX), fp32 elsewhere")
     compile: bool = _f(False, "torch.compile the model step and terminal value the planner calls (a graph per "
                               "batch shape, compiled on first use). On this project's 2-core CPU it measured 1.12x "
                               "faster in fp32 and no faster with --bf16; meant for GPUs, where it saves launches")
@@ -352,7 +354,8 @@ PIXEL_RECON_BATCH = 64
 SECTIONS: dict[str, type] = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan": PlanConfig}
 # What each annotation accepts from JSON: bools are not ints here, and ints are fine floats.
 _ACCEPTED = {"int": ((int,), "an integer"), "float": ((int, float), "a number"), "bool": ((bool,), "true or false"),
-             "str": ((str,), "a string"), "int | None": ((int, type(None)), "an integer or null")}
+             "str": ((str,), "a string"), "int | None": ((int, type(None)), "an integer or null"),
+             "bool | None": ((bool, type(None)), "true, false or null (= where bf16 is native)")}
 
 
 def _typed(name: str, value: Any, f: dataclasses.Field) -> Any:

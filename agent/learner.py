@@ -21,8 +21,10 @@ import torch.nn.functional as F
 
 from agent.config import LearnConfig, ModelConfig
 from agent.math import RunningScale
+from agent.profiling import OFF, PhaseTimer
 from agent.policy_prior import PolicyPrior
 from agent.value import QEnsemble
+from planners.precision import use_bf16
 from agent.world_model import LatentWorldModel
 
 Batch = dict[str, torch.Tensor]
@@ -47,8 +49,11 @@ class Learner:
             groups.append({"params": list(critic.heads.parameters())})
         self.model_optim = torch.optim.Adam(groups, lr=learn.lr)
         self.policy_optim = torch.optim.Adam(policy.parameters(), lr=learn.lr, eps=1e-5) if policy else None
+        # None = bf16 autocast where the device does bf16 natively (planners/precision.py)
+        self.bf16 = use_bf16(learn.update_bf16, next(world_model.parameters()).device)
         self.q_scale = RunningScale()
         self.num_updates = 0
+        self.timer: PhaseTimer = OFF  # benchmarks/step_profile.py times the phases of an update
         # Non-finite losses: skip the step; after MAX_BAD_IN_A_ROW in a row, go back to the last
         # good weights with half the learning rate (a run of NaNs means the weights are already bad).
         self.nonfinite_skipped = 0
@@ -103,7 +108,7 @@ class Learner:
     def update(self, batch: Batch) -> dict[str, float]:
         """One optimisation step on a batch of sub-sequences (time-major)."""
         device_type = batch["action"].device.type
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.cfg.update_bf16), self._critic_learning():
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16), self._critic_learning():
             return self._update(batch)
 
     @contextlib.contextmanager
@@ -124,10 +129,46 @@ class Learner:
         w = self._weights(steps, action.device)
         use_value = self.critic is not None and self.policy is not None
 
-        with torch.no_grad():
+        with torch.no_grad(), self.timer("update.target_latents"):
             target_z = self.wm.encode_target(obs[1:].flatten(0, 1)).view(steps, size, -1)
             td_target = self._td_target(obs[1:], reward, terminated) if use_value else None
 
+        with self.timer("update.forward"):
+            total, consistency, reward_loss, recon_loss, value_loss, zs = self._losses(
+                obs, action, reward, td_target, target_z, w)
+        if not torch.isfinite(total):
+            return self._skip_nonfinite()
+        with self.timer("update.backward"):
+            self.model_optim.zero_grad(set_to_none=True)
+            total.backward()
+        with self.timer("update.optimizer"):
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                [p for g in self.model_optim.param_groups for p in g["params"]], self.cfg.grad_clip)
+            if not torch.isfinite(grad_norm):
+                return self._skip_nonfinite()
+            self.model_optim.step()
+        self._bad_in_a_row = 0
+
+        losses = {"consistency": consistency.item() / steps, "reward": reward_loss.item() / steps,
+                  "reconstruction": recon_loss.item() / steps, "total": total.item(),
+                  "grad_norm": float(grad_norm)}
+        if use_value:
+            losses["value"] = value_loss.item() / steps
+            with self.timer("update.policy"):
+                losses["policy"] = self._update_policy(zs.detach(), w)
+        with self.timer("update.ema"):
+            if use_value:
+                self.critic.update_target(self.cfg.tau)
+            self.wm.update_target_encoder(self.cfg.tau)
+        self.num_updates += 1
+        if self.num_updates % self.SNAPSHOT_EVERY == 0:
+            self._last_good = self._snapshot()
+        return losses
+
+    def _losses(self, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, td_target: torch.Tensor | None,
+                target_z: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The weighted model losses (total, consistency, reward, reconstruction, value) and the latents."""
+        steps, size = action.shape[:2]
         # Roll the dynamics from the first encoded latent only: later latents are predictions.
         z = self.wm.encode(obs[0])
         latents = [z]
@@ -149,36 +190,15 @@ class Learner:
         recon_loss = (torch.cat([w.new_ones(1), w]) * recon_err).sum()
 
         value_loss = zs.new_zeros(())
-        if use_value:
+        if td_target is not None:
+            assert self.critic is not None
             q_logits = self.critic.logits(za_z, za_a)  # (Q, L*B, bins)
             ce = self.critic.two_hot.loss(q_logits, td_target.flatten())  # (Q, L*B), targets broadcast
             value_loss = (w * ce.mean(0).view(steps, size).mean(1)).sum()
 
         total = (self.cfg.consistency_coef * consistency + self.cfg.reward_coef * reward_loss
                  + self.cfg.value_coef * value_loss + self.cfg.reconstruction_coef * recon_loss) / steps
-        if not torch.isfinite(total):
-            return self._skip_nonfinite()
-        self.model_optim.zero_grad(set_to_none=True)
-        total.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(
-            [p for g in self.model_optim.param_groups for p in g["params"]], self.cfg.grad_clip)
-        if not torch.isfinite(grad_norm):
-            return self._skip_nonfinite()
-        self.model_optim.step()
-        self._bad_in_a_row = 0
-
-        losses = {"consistency": consistency.item() / steps, "reward": reward_loss.item() / steps,
-                  "reconstruction": recon_loss.item() / steps, "total": total.item(),
-                  "grad_norm": float(grad_norm)}
-        if use_value:
-            losses["value"] = value_loss.item() / steps
-            losses["policy"] = self._update_policy(zs.detach(), w)
-            self.critic.update_target(self.cfg.tau)
-        self.wm.update_target_encoder(self.cfg.tau)
-        self.num_updates += 1
-        if self.num_updates % self.SNAPSHOT_EVERY == 0:
-            self._last_good = self._snapshot()
-        return losses
+        return total, consistency, reward_loss, recon_loss, value_loss, zs
 
     def _update_policy(self, zs: torch.Tensor, w: torch.Tensor) -> float:
         assert self.critic is not None and self.policy is not None and self.policy_optim is not None

@@ -14,6 +14,7 @@ import random
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -27,7 +28,8 @@ from agent.checkpoint import (CheckpointError, list_checkpoints, load_newest_che
 from agent.config import ConfigError, RunConfig
 from agent.evaluate import EvalResult, evaluate
 from agent.logger import RunLogger, append_log
-from agent.replay import EpisodeBuilder, EpisodeReplay
+from agent.profiling import OFF, PhaseTimer
+from agent.replay import Episode, EpisodeBuilder, EpisodeReplay
 from agent.run_lock import RunLock
 from envs import make_env
 
@@ -66,6 +68,18 @@ def new_run_dir(logdir: Path, cfg: RunConfig) -> Path:
     while run_dir.exists():
         run_dir, n = Path(f"{base}-{n}"), n + 1
     return run_dir
+
+
+@dataclass
+class EpisodePace:
+    """What one episode spent where, for its perf/ and loss/ scalars."""
+
+    start: float
+    plan_seconds: float = 0.0
+    planned: int = 0
+    update_seconds: float = 0.0
+    updates: int = 0
+    losses_sum: dict[str, float] = field(default_factory=dict)
 
 
 class Trainer:
@@ -109,6 +123,7 @@ class Trainer:
         self.session_start = time.perf_counter()
         self.physics_unstable_episodes = 0
         self.last_checkpoint_step = 0
+        self.timer: PhaseTimer = OFF  # benchmarks/step_profile.py times the loop's phases
         if resume:
             self._restore()
         else:
@@ -259,19 +274,20 @@ class Trainer:
         obs, info = self.env.reset(seed=cfg.seed * 1_000_003 + episode_index)
         self.agent.reset()
         builder = EpisodeBuilder(obs, _extras(info))
-        start, plan_time, planned, done = time.perf_counter(), 0.0, 0, False
-        update_time, losses_sum, num_updates = 0.0, {}, 0
+        pace, done = EpisodePace(time.perf_counter()), False
         while not done:
             step = self.env_steps + len(builder)
             if step < cfg.seed_steps:
                 action = self.rng.uniform(-1, 1, self.env.action_space.shape).astype(np.float32)
             else:
                 t0 = time.perf_counter()
-                action = self.agent.act(obs, explore=True, rng=self.rng)
-                plan_time += time.perf_counter() - t0
-                planned += 1
-            obs, reward, terminated, truncated, info = self.env.step(action)
-            builder.add(action, float(reward), obs, bool(terminated), _extras(info))
+                with self.timer("plan"):
+                    action = self.agent.act(obs, explore=True, rng=self.rng)
+                pace.plan_seconds += time.perf_counter() - t0
+                pace.planned += 1
+            with self.timer("env"):
+                obs, reward, terminated, truncated, info = self.env.step(action)
+                builder.add(action, float(reward), obs, bool(terminated), _extras(info))
             done = terminated or truncated
             if info.get("physics_unstable"):
                 self.physics_unstable_episodes += 1
@@ -282,25 +298,32 @@ class Trainer:
             if self.pretrained:
                 self.update_debt += cfg.learn.utd
                 t0 = time.perf_counter()
-                while self.update_debt >= 1:
-                    _accumulate(losses_sum, self._update())
-                    num_updates += 1
-                    self.update_debt -= 1
-                update_time += time.perf_counter() - t0
+                with self.timer("update"):
+                    while self.update_debt >= 1:
+                        _accumulate(pace.losses_sum, self._update())
+                        pace.updates += 1
+                        self.update_debt -= 1
+                pace.update_seconds += time.perf_counter() - t0
             bar.update(1)
-        episode = builder.build()
+        with self.timer("episode_end"):
+            self._end_episode(builder.build(), pace, bar)
+        if not self.pretrained and self.env_steps >= cfg.seed_steps:
+            self._pretrain()
+
+    def _end_episode(self, episode: Episode, pace: EpisodePace, bar: tqdm) -> None:
+        """Hand the episode to the replay (and its file to the disk) and log its return and pace."""
         pending_before = len(self.replay.unsaved)
         self.replay.add(episode)
         self._report_episode_writes(pending_before)
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - pace.start
         step = self.env_steps
         self.logger.scalars("train", {"episode_return": episode.total_reward, "episode_length": len(episode)}, step)
         perf = {"env_steps_per_s": len(episode) / elapsed}
-        if planned:
-            perf["plan_ms_per_action"] = 1000 * plan_time / planned
-        if num_updates:
-            perf["update_ms"] = 1000 * update_time / num_updates
-            self.logger.scalars("loss", {k: v / num_updates for k, v in losses_sum.items()}, step)
+        if pace.planned:
+            perf["plan_ms_per_action"] = 1000 * pace.plan_seconds / pace.planned
+        if pace.updates:
+            perf["update_ms"] = 1000 * pace.update_seconds / pace.updates
+            self.logger.scalars("loss", {k: v / pace.updates for k, v in pace.losses_sum.items()}, step)
         self.logger.scalars("perf", perf, step)
         learner = self.agent.learner
         self.logger.scalars("health", {"nonfinite_updates_skipped": learner.nonfinite_skipped,
@@ -314,8 +337,6 @@ class Trainer:
                                           "violation_rate": float(costs[1:].mean())}, step)
         self.logger.scalars("safety", self.agent.safety_stats(), step)
         bar.set_postfix(ret=f"{episode.total_reward:.1f}", sps=f"{perf['env_steps_per_s']:.1f}")
-        if not self.pretrained and self.env_steps >= cfg.seed_steps:
-            self._pretrain()
 
     def _report_episode_writes(self, pending_before: int, added: int = 1) -> None:
         """One line when episode files start failing to be written, and one when they are caught up.
@@ -331,7 +352,8 @@ class Trainer:
             self.logger.message(f"wrote the {pending_before + added} episodes that were waiting for disk space")
 
     def _update(self) -> dict[str, float]:
-        batch = self.replay.sample(self.cfg.learn.batch_size, self.cfg.learn.horizon, self.rng, self.device)
+        with self.timer("sample"):
+            batch = self.replay.sample(self.cfg.learn.batch_size, self.cfg.learn.horizon, self.rng, self.device)
         losses = self.agent.update(batch)
         if "nonfinite_skipped" in losses:  # the learner skipped a NaN/Inf step
             if losses["restored_last_good"]:

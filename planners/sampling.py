@@ -32,6 +32,7 @@ import torch
 from planners.config import SamplingConfig
 from planners.constraint import PlanConstraint
 from planners.model import LatentModel, PolicyPriorFn, TerminalValueFn
+from planners.precision import bf16_is_native
 
 EliteWeighting = Callable[[torch.Tensor], torch.Tensor]
 """Elite returns ``(K,)`` sorted best first -> weights ``(K,)`` summing to 1."""
@@ -69,14 +70,6 @@ def weighted_moments(
     mean = (elites * w).sum(dim=1)
     var = ((elites - mean.unsqueeze(1)).square_() * w).sum(dim=1)
     return mean, var.sqrt_()
-
-
-def _cpu_has_bf16() -> bool:
-    """Whether oneDNN runs bf16 natively here (AVX512-BF16 or AMX), i.e. autocast pays off."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 @dataclass
@@ -148,7 +141,7 @@ class SamplingPlanner:
         self.action_low, self.action_high = action_bounds(
             action_low, action_high, action_dim, self.device
         )
-        if config.dtype_autocast and self.device.type == "cpu" and not _cpu_has_bf16():
+        if config.dtype_autocast and self.device.type == "cpu" and not bf16_is_native(self.device):
             warnings.warn(
                 "dtype_autocast=True but this CPU has no native bf16: planning will likely be slower; "
                 "set dtype_autocast=False",
