@@ -7,7 +7,14 @@ exit with status 2; tracebacks are for bugs only.
 
 from __future__ import annotations
 
-import argparse
+import os
+
+# Idle OpenMP threads sleep instead of spinning. Read once, when torch loads libgomp, so it is set
+# before the first torch import; a value in the environment wins. With several runs on the same
+# cores, spinning threads steal the cores the others compute on (benchmarks/concurrent_runs.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402 - after the OpenMP setting
 import dataclasses
 import json
 import shlex

@@ -3,7 +3,8 @@
 Losses over a rollout of ``horizon`` steps, each step weighted by rho**t:
   consistency   ||dyn(z_t, a_t) - sg(target_enc(o_{t+1}))||^2   (V-JEPA / TD-MPC2 latent prediction)
   reward        two-hot cross-entropy of the reward head
-  value         two-hot cross-entropy of each Q-head against r + gamma * min Q_target(z', pi(z'))
+  value         two-hot cross-entropy of each Q-head against r + gamma * min Q_target(z', pi(z')),
+                z' = target_enc(o_{t+1}): the frames of an update are encoded once each
   reconstruction ||decoder(z_t) - o_t||^2 on encoded and predicted latents, over the first
                  ``recon_batch`` sub-sequences (drawn independently, so an unbiased estimate of the
                  whole batch's loss at a fraction of the decoder's cost from pixels)
@@ -97,11 +98,15 @@ class Learner:
         return self.cfg.rho ** torch.arange(steps, device=device, dtype=torch.float32)
 
     @torch.no_grad()
-    def _td_target(self, next_obs: torch.Tensor, reward: torch.Tensor, terminated: torch.Tensor) -> torch.Tensor:
-        """r + gamma * (1 - terminated) * min_q Q_target(z', pi(z')) for every step, (L, B)."""
+    def _td_target(self, next_z: torch.Tensor, reward: torch.Tensor, terminated: torch.Tensor) -> torch.Tensor:
+        """r + gamma * (1 - terminated) * min_q Q_target(z', pi(z')) for every step, (L, B).
+
+        ``next_z`` (L*B, Z): the next observations' latents from the consistency target's encoder,
+        so each sampled frame is encoded once per update (SAC-AE and DrQ give their target critic
+        the target encoder's features the same way).
+        """
         assert self.critic is not None and self.policy is not None
         steps, batch = reward.shape
-        next_z = self.wm.encode(next_obs.flatten(0, 1))
         next_q = self.critic.q(next_z, self.policy.sample(next_z), target=True, reduce="min")
         return reward + self.cfg.discount * (1 - terminated.float()) * next_q.view(steps, batch)
 
@@ -130,8 +135,9 @@ class Learner:
         use_value = self.critic is not None and self.policy is not None
 
         with torch.no_grad(), self.timer("update.target_latents"):
-            target_z = self.wm.encode_target(obs[1:].flatten(0, 1)).view(steps, size, -1)
-            td_target = self._td_target(obs[1:], reward, terminated) if use_value else None
+            next_z = self.wm.encode_target(obs[1:].flatten(0, 1))
+            target_z = next_z.view(steps, size, -1)
+            td_target = self._td_target(next_z, reward, terminated) if use_value else None
 
         with self.timer("update.forward"):
             total, consistency, reward_loss, recon_loss, value_loss, zs = self._losses(

