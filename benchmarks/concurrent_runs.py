@@ -95,7 +95,7 @@ def main() -> None:
     for name, _ in variants:
         alone = statistics.median(r["sum_env_steps_per_s"] for r in rows if r["variant"] == name and r["runs"] == 1) \
             if any(r["variant"] == name and r["runs"] == 1 for r in rows) else None
-        for count in args.counts:
+        for count in dict.fromkeys(args.counts):  # a count given twice (e.g. 1 2 4 1) is one row, its median
             group = [r for r in rows if r["variant"] == name and r["runs"] == count]
             total = statistics.median(r["sum_env_steps_per_s"] for r in group)
             each = ", ".join(f"{p:.2f}" for p in group[-1]["paces"])
