@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from agent.agent import WorldModelAgent  # noqa: E402
 from agent.config import PIXEL_RECON_BATCH, RunConfig  # noqa: E402
 from benchmarks.devices import check_devices  # noqa: E402
+from planners.precision import bf16_is_native  # noqa: E402
 
 STATE_DIM, ACTION_DIM, IMAGE = 6, 2, 64
 SETTINGS = {"state": ("state", None), "pixels-recon-all": ("pixels", 0), "pixels": ("pixels", None)}
@@ -153,7 +154,8 @@ def main() -> None:
         f"# Time per model update, state vs pixels\n\nCommand: `{command}`\n\n"
         f"{', '.join(f'{k} {v}' for k, v in machine.items())}. One update = world model, terminal value and "
         f"policy prior on a batch of {RunConfig().learn.batch_size} sub-sequences of horizon "
-        f"{RunConfig().learn.horizon} (bf16 autocast, the trainer's default); settings interleaved, median "
+        f"{RunConfig().learn.horizon} (the trainer's default precision: bf16 autocast where bf16 is native, else "
+        f"fp32; here {'bf16' if bf16_is_native('cpu') else 'fp32'} on the CPU); settings interleaved, median "
         f"of the timed updates.\n\n{text}\n")
 
 

@@ -41,7 +41,7 @@ def test_robotics_run_with_a_safety_budget_logs_costs_and_the_head(tmp_path: Pat
     (["--model", "robotics"], "invalid obs='state'"),
     (["--safety-mode", "soft"], "invalid choice: 'soft'"),
     (["--safety-limits", "speed=3"], "bad safety limit 'speed=3'"),
-    (["--safety-scale", "0"], "safety scale 0.0"),
+    (["--safety-scale", "0"], "safety_scale=0.0"),
     (["--safety-multiplier", "-1"], "invalid safety_multiplier=-1.0"),
 ])
 def test_bad_safety_options_get_one_line_and_exit_2(argv: list[str], expected: str, capsys) -> None:
