@@ -319,8 +319,6 @@ def _check_pixel_rendering(cfg: RunConfig) -> None:
     renderer that cannot start is refused up front, in one line, before a run directory exists."""
     if cfg.env.obs != "pixels":
         return
-    import os
-
     from envs import make_env
 
     env = make_env(cfg.env.name, obs="state", action_repeat=cfg.env.action_repeat or None,
