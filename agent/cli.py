@@ -19,18 +19,19 @@ import argparse  # noqa: E402 - after the OpenMP setting
 import dataclasses
 import json
 import shlex
-import shutil
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from agent.checkpoint import CheckpointError
+from agent.launch import UserError, new_run_directory, start_training
 from agent.config import (ConfigError, EnvConfig, LearnConfig, ModelConfig, PlanConfig, RunConfig, is_device_name,
                           read_json)
 from agent.run_lock import RunLockedError
 from agent.replay import ReplayFileError
 
-from envs import UnknownEnvError
+from envs import CustomEnvError, UnknownEnvError
+from envs.safety import CostFunctionError
 
 PROG = "wm-agent"
 # Config fields whose option name reads better shortened.
@@ -42,10 +43,6 @@ SECTIONS = {"env": EnvConfig, "model": ModelConfig, "learn": LearnConfig, "plan"
 TRUST_HELP = ("read a checkpoint written before wm-agent's safe format (format 1) by unpickling it, which can "
               "run code from the file: only for checkpoints from a source you trust; a resumed run then "
               "writes its next checkpoint in the safe format")
-
-
-class UserError(Exception):
-    """Bad input from the user: reported as one line, exit status 2."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -162,7 +159,7 @@ def _add_suite_options(ev: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from agent.trainer import CONFIG_FILE, Trainer, new_run_dir, pick_device
+    from agent.trainer import CONFIG_FILE, pick_device
 
     given = _given(args)
     if args.override and args.resume is None:
@@ -183,84 +180,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         except ConfigError as exc:  # e.g. a run trained on a GPU machine, resumed on a laptop
             raise UserError(f"--resume {run_dir}: {exc}; to continue it on this machine's CPU add "
                             "--override device --device cpu") from None
-    else:
-        changes = []
-        base = _read_config_file(args.config) if args.config is not None else RunConfig()
-        cfg = apply_overrides(base, given).validate()
-        _check_env_name(cfg.env.name)
-        pick_device(cfg.device)  # refuse 'cuda' without CUDA before a run directory exists
-        if args.run_name:
-            _check_run_name(args.run_name)
-            run_dir = args.logdir / args.run_name
-            if run_dir.is_symlink():
-                raise UserError(f"--run-name {args.run_name}: {run_dir} is a symlink; expected the name of a new "
-                                "directory")
-            if run_dir.exists():
-                raise UserError(f"--run-name {args.run_name}: {run_dir} exists; continue it with --resume {run_dir}")
-        else:
-            run_dir = new_run_dir(args.logdir, cfg)
-    _check_llm_extra(cfg)
-    _check_pixel_rendering(cfg)
-    # Every check that can refuse a new run is above: from here on this start owns the directory.
-    created = [] if args.resume is not None else _create_run_dir(run_dir, args.logdir)
-    print(f"run directory: {run_dir}", flush=True)
-    try:
-        trainer = Trainer(cfg, run_dir, resume=args.resume is not None, progress=not args.no_progress,
+        return start_training(cfg, run_dir, logdir=None, progress=not args.no_progress,
+                              trust_checkpoint=args.trust_checkpoint, changes=changes)
+    base = _read_config_file(args.config) if args.config is not None else RunConfig()
+    cfg = apply_overrides(base, given).validate()
+    run_dir = new_run_directory(cfg, args.logdir, args.run_name)
+    return start_training(cfg, run_dir, logdir=args.logdir, progress=not args.no_progress,
                           trust_checkpoint=args.trust_checkpoint)
-    except BaseException as exc:
-        _remove_created(created)  # a start that fails before training leaves no run directory behind
-        if _out_of_memory(exc):
-            raise UserError(f"cannot build the model (hidden_dim={cfg.model.hidden_dim}, latent_dim="
-                            f"{cfg.model.latent_dim}, num_q={cfg.model.num_q}): out of memory; expected smaller "
-                            "--hidden-dim, --latent-dim or --num-q") from None
-        raise
-    if args.resume is not None:  # written only now, under the lock, once the run's episodes and checkpoint
-        # were accepted: a refused resume changes nothing on disk
-        cfg.save(run_dir / CONFIG_FILE)
-        if changes:
-            from agent.logger import append_log
-
-            append_log(run_dir, "resumed with a changed config: " + ", ".join(changes))
-    return trainer.train()
-
-
-def _check_run_name(name: str) -> None:
-    """A plain directory name: anything else would put the run outside --logdir or through a link."""
-    if name in ("", ".", "..") or any(c in name for c in ("/", "\\", "\0")):
-        raise UserError(f"--run-name {name!r}: expected a plain directory name (no '/' or '\\', not '.' or '..'); "
-                        "use --logdir for the parent directory")
-
-
-def _create_run_dir(run_dir: Path, logdir: Path) -> list[Path]:
-    """Create the run directory; returns the directories this made, deepest first."""
-    missing, path = [], run_dir
-    while not path.exists() and path != path.parent:
-        missing.append(path)
-        path = path.parent
-    try:
-        run_dir.mkdir(parents=True)
-    except OSError as exc:
-        raise UserError(f"--logdir {logdir}: cannot create the run directory {run_dir} ({exc.strerror or exc}); "
-                        "expected a writable directory") from None
-    return missing
-
-
-def _remove_created(created: list[Path]) -> None:
-    """Remove the run directory this start made, and parents it made only if they stayed empty
-    (a parallel run may have started in a shared --logdir meanwhile)."""
-    if created:
-        shutil.rmtree(created[0], ignore_errors=True)
-    for parent in created[1:]:
-        try:
-            parent.rmdir()
-        except OSError:
-            break
-
-
-def _out_of_memory(exc: BaseException) -> bool:
-    """An allocation that failed (torch raises RuntimeError on CPU, OutOfMemoryError on CUDA)."""
-    return isinstance(exc, MemoryError) or isinstance(exc, RuntimeError) and (
-        "can't allocate memory" in str(exc) or "out of memory" in str(exc).lower())
 
 
 def _read_config_file(path: Path) -> RunConfig:
@@ -306,47 +232,6 @@ def _section_of(name: str) -> str:
         if name in {f.name for f in dataclasses.fields(cls)}:
             return section
     return ""
-
-
-def _check_env_name(name: str) -> None:
-    from envs import resolve_env_name
-
-    resolve_env_name(name)  # raises UnknownEnvError with the closest names
-
-
-def _check_pixel_rendering(cfg: RunConfig) -> None:
-    """Pixel observations cannot fall back to proprioception (the model reads frames), so a
-    renderer that cannot start is refused up front, in one line, before a run directory exists."""
-    if cfg.env.obs != "pixels":
-        return
-    from envs import make_env
-
-    env = make_env(cfg.env.name, obs="state", action_repeat=cfg.env.action_repeat or None,
-                   image_size=cfg.env.image_size)
-    try:
-        env.reset(seed=0)
-        env.render()
-    except Exception as exc:  # noqa: BLE001 - GL backends fail with many exception types
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        raise UserError(f"--obs pixels: cannot render with MUJOCO_GL={os.environ.get('MUJOCO_GL', '')!r} ({reason}); "
-                        "accepted: MUJOCO_GL=egl (headless), osmesa (software) or glfw (a display), "
-                        "or train from proprioception with --obs state") from None
-    finally:
-        env.close()
-
-
-def _check_llm_extra(cfg: RunConfig) -> None:
-    """Refuse --llm-backend transformers up front without its package or model directory."""
-    if cfg.plan.proposer == "llm" and cfg.plan.llm_backend == "transformers":
-        from planners.llm import MissingExtraError, require_transformers
-
-        try:
-            require_transformers()
-        except MissingExtraError as exc:
-            raise UserError(f"--proposer llm {exc}") from None
-        if not Path(cfg.plan.llm_model).is_dir():
-            raise UserError(f"--llm-model {cfg.plan.llm_model}: not a directory; expected a Hugging Face "
-                            "model directory with --llm-backend transformers")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -413,7 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, CheckpointError, UnknownEnvError, RunLockedError, ReplayFileError) as exc:
+    except (ConfigError, CheckpointError, UnknownEnvError, CustomEnvError, CostFunctionError, RunLockedError,
+            ReplayFileError) as exc:
         print(f"{PROG}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
 

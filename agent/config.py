@@ -40,12 +40,16 @@ class EnvConfig:
                                 "(constraints: joint_speed, contact_force, upright; see README)")
     safety_scale: float = _f(1.0, "multiply the family's speed and force safety limits")
     terminate_on_unsafe: bool = _f(False, "end the episode on the first safety violation")
+    safety_cost: str = _f("", "your own safety cost, 'module:function' called as function(env, obs, info) after "
+                              "every reset and step (a value > 0 is unsafe); replaces the built-in constraints. "
+                              "Custom envs have no cost without it (or --safety-limits on a MuJoCo env)")
 
     def safety(self) -> "SafetyConfig":
         """The env-side safety config (raises ValueError on a bad limit string)."""
         from envs.safety import SafetyConfig, parse_safety_limits
 
-        return SafetyConfig(parse_safety_limits(self.safety_limits), self.safety_scale, self.terminate_on_unsafe)
+        return SafetyConfig(parse_safety_limits(self.safety_limits), self.safety_scale, self.terminate_on_unsafe,
+                            self.safety_cost)
 
 
 @dataclass

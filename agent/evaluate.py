@@ -46,8 +46,10 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
     costs, step_costs, step_predicted = [], [], []
     video = trace = video_error = None
     pixels = len(env.observation_space.shape or ()) == 3
+    has_cost = True  # until a reset shows the env reports none (a custom env without a safety cost)
     for i in range(episodes):
         obs, info = env.reset(seed=EVAL_SEED_OFFSET + seed * 1000 + i)
+        has_cost = has_cost and "cost" in info
         agent.reset()
         recording = record_video and i == 0
         observations, states, frames, actions = [obs], [info.get("state", obs)], [], []
@@ -89,7 +91,8 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
     precision, recall = precision_recall(np.array(step_predicted), np.array(step_costs) > 0) if has_head \
         else (float("nan"), float("nan"))
     return EvalResult(returns, lengths, 1000.0 * plan_seconds / max(decisions, 1), video, trace, video_error,
-                      costs=costs, violation_rate=float(np.mean(step_costs)) if step_costs else float("nan"),
+                      costs=costs if has_cost else None,
+                      violation_rate=float(np.mean(step_costs)) if step_costs and has_cost else float("nan"),
                       precision=precision, recall=recall)
 
 

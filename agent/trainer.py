@@ -63,7 +63,8 @@ def seed_everything(seed: int) -> None:
 
 def new_run_dir(logdir: Path, cfg: RunConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = logdir / f"{cfg.env.name}-{cfg.env.obs}-{cfg.plan.planner}-s{cfg.seed}-{stamp}"
+    env_label = cfg.env.name.rpartition(":")[2]  # a custom env's id, without its module
+    base = logdir / f"{env_label}-{cfg.env.obs}-{cfg.plan.planner}-s{cfg.seed}-{stamp}"
     run_dir, n = base, 1
     while run_dir.exists():
         run_dir, n = Path(f"{base}-{n}"), n + 1

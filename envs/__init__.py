@@ -1,7 +1,8 @@
-"""Environments for the agent: dm_control suite tasks and Gymnasium MuJoCo envs.
+"""Environments for the agent: dm_control suite tasks, Gymnasium MuJoCo envs and any Gymnasium env.
 
 Build any of them with `make_env(name, obs=..., action_repeat=..., seed=...)`;
-names come from `list_env_names()` and `list_aliases()`.
+built-in names come from `list_env_names()` and `list_aliases()`, and ``module:EnvId``
+names any other Gymnasium env (`envs.custom`).
 """
 
 import os
@@ -9,6 +10,7 @@ import os
 # Headless rendering by default; MuJoCo and dm_control read this on import.
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+from .custom import CustomEnvError  # noqa: E402
 from .make import make_env  # noqa: E402
 from .registry import (  # noqa: E402
     EnvSpec,
@@ -22,6 +24,7 @@ from .safety import CONSTRAINTS, FAMILY_LIMITS, SafetyConfig, parse_safety_limit
 
 __all__ = [
     "CONSTRAINTS",
+    "CustomEnvError",
     "FAMILY_LIMITS",
     "SafetyConfig",
     "parse_safety_limits",

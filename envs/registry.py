@@ -1,9 +1,13 @@
 """Names of every environment the agent supports, and how to resolve them.
 
-Two suites are covered: dm_control's suite (names ``domain-task``, e.g.
+Two suites are built in: dm_control's suite (names ``domain-task``, e.g.
 ``reacher-easy``) and Gymnasium's MuJoCo environments (their registry ids,
 newest version only, e.g. ``Reacher-v5``). Short aliases (``reacher``,
-``cheetah``, ...) point at canonical names. Lookups ignore case.
+``cheetah``, ...) point at canonical names. Lookups of these ignore case.
+
+Any other Gymnasium env is a "custom" one (`envs.custom`): ``module:EnvId`` imports
+``module`` first, as ``gymnasium.make`` does; a bare id must already be registered.
+Those names are exact (Gymnasium's registry is case-sensitive).
 """
 
 import difflib
@@ -12,11 +16,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Suite = Literal["dmc", "gym"]
+Suite = Literal["dmc", "gym", "custom"]
 
 # dm_control agents conventionally act every 2nd control step (PlaNet/Dreamer);
 # Gymnasium MuJoCo tasks already use coarse control steps.
-DEFAULT_ACTION_REPEAT: dict[str, int] = {"dmc": 2, "gym": 1}
+DEFAULT_ACTION_REPEAT: dict[str, int] = {"dmc": 2, "gym": 1, "custom": 1}
 
 ALIASES: dict[str, str] = {
     "reacher": "reacher-easy",
@@ -54,7 +58,8 @@ class EnvSpec:
 
     For dm_control, ``domain``/``task`` are the suite's domain and task names.
     For Gymnasium, ``domain`` is the family (``Reacher``) and ``task`` the full
-    registry id (``Reacher-v5``). ``action_repeat`` is the suite's default,
+    registry id (``Reacher-v5``). For a custom env, ``name`` is as given
+    (``my_pkg.envs:MyRobot-v0``), ``domain`` and ``task`` its registered id. ``action_repeat`` is the suite's default,
     which `make_env(action_repeat=...)` overrides.
     """
 
@@ -70,16 +75,30 @@ class UnknownEnvError(ValueError):
 
 
 def resolve_env_name(name: str) -> EnvSpec:
-    """Return the spec for a canonical name or alias (case-insensitive).
+    """Return the spec for a canonical name or alias (case-insensitive), ``module:EnvId`` or
+    another registered Gymnasium id.
 
     Raises:
         UnknownEnvError: with a one-line message listing the closest names.
+        CustomEnvError: ``module:EnvId`` whose module cannot be imported or id is not registered.
     """
+    from .custom import check_registered, is_custom_name
+
     key = name.strip().lower()
     lookup = _lookup()
-    if key not in lookup:
-        raise UnknownEnvError(_unknown_message(name))
-    return _canonical_specs()[lookup[key]]
+    if key in lookup and not is_custom_name(name):
+        return _canonical_specs()[lookup[key]]
+    if is_custom_name(name) or _registered_elsewhere(name):
+        env_id = check_registered(name)
+        return EnvSpec(name, "custom", env_id, env_id, DEFAULT_ACTION_REPEAT["custom"])
+    raise UnknownEnvError(_unknown_message(name))
+
+
+def _registered_elsewhere(name: str) -> bool:
+    """A Gymnasium id that is not one of the built-in names (e.g. a package's own env)."""
+    import gymnasium
+
+    return name in gymnasium.registry
 
 
 def list_env_names(suite: Suite | None = None) -> list[str]:
@@ -108,11 +127,14 @@ def format_env_list() -> str:
         for name in list_env_names(suite):
             aliases = by_target.get(name)
             lines.append(f"  {name}" + (f"  (alias: {', '.join(aliases)})" if aliases else ""))
+    lines.append("any other Gymnasium env (default action repeat 1): module:EnvId (the module registers it) "
+                 "or a registered id; continuous bounded actions, a time limit")
     return "\n".join(lines)
 
 
 def _unknown_message(name: str) -> str:
-    return f"unknown env {name!r}; {_suggestions(name)} ({_LIST_HINT})"
+    return (f"unknown env {name!r}; {_suggestions(name)} ({_LIST_HINT}; your own Gymnasium env: "
+            "--env module:EnvId)")
 
 
 def _suggestions(name: str, limit: int = 3, cutoff: float = 0.5) -> str:

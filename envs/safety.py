@@ -15,12 +15,20 @@ random policy and a zero policy reach (README's safety table): a random policy
 crosses them on some steps, a careful one need not. ``info["cost"]`` is 1.0 when any
 limit is crossed on that step, else 0.0; ``info["cost_<name>"]`` carries each raw
 quantity. Episodes go on after a violation unless ``terminate=True``.
+
+Any env can instead take its cost from the user's own function (``cost_function``,
+``--safety-cost module:function``): called as ``function(env, obs, info)`` after every
+reset and control step with the unwrapped env, it returns a number or bool; a value > 0
+(or NaN) is a violation, and the raw value is ``info["cost_user"]``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+import importlib
+from collections.abc import Callable
 
 import gymnasium as gym
 import mujoco
@@ -79,11 +87,13 @@ class SafetyConfig:
     ``limits`` overrides the family's limit of a constraint by name (adding one the
     family does not have enables it); ``scale`` multiplies the speed and force limits
     (not ``upright``, an orientation); ``terminate`` ends the episode on a violation.
+    ``cost_function`` (``module:function``) replaces the constraints by the user's function.
     """
 
     limits: dict[str, float] = field(default_factory=dict)
     scale: float = 1.0
     terminate: bool = False
+    cost_function: str = ""
 
     def __post_init__(self) -> None:
         for name, value in self.limits.items():
@@ -94,9 +104,9 @@ class SafetyConfig:
         if not (np.isfinite(self.scale) and self.scale > 0):
             raise ValueError(f"safety scale {self.scale!r} is invalid; accepted: a number > 0")
 
-    def limits_for(self, family: str) -> dict[str, float]:
-        """The family's limits with the scale and overrides applied."""
-        base = dict(FAMILY_LIMITS.get(family, DEFAULT_LIMITS))
+    def limits_for(self, family: str | None) -> dict[str, float]:
+        """The family's limits with the scale and overrides applied (``None``: the overrides only)."""
+        base = {} if family is None else dict(FAMILY_LIMITS.get(family, DEFAULT_LIMITS))
         scaled = {k: v if k in _BELOW else v * self.scale for k, v in base.items()}
         return {**scaled, **self.limits}
 
@@ -176,7 +186,7 @@ class SafetyCost(gym.Wrapper, gym.utils.RecordConstructorArgs):
     (`ActionRepeat` keeps the worst of its repeated steps).
     """
 
-    def __init__(self, env: gym.Env, family: str, config: SafetyConfig | None = None) -> None:
+    def __init__(self, env: gym.Env, family: str | None, config: SafetyConfig | None = None) -> None:
         config = config or SafetyConfig()
         gym.utils.RecordConstructorArgs.__init__(self, family=family, config=config)
         gym.Wrapper.__init__(self, env)
@@ -202,6 +212,58 @@ class SafetyCost(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _cost_info(self) -> dict[str, float]:
         raw = self._meter.measure(mujoco_handles(self.env)[1])  # looked up each time: a reload may replace it
         return {COST_KEY: float(self._meter.violated(raw)), **{RAW_PREFIX + k: v for k, v in raw.items()}}
+
+
+CostFunction = Callable[[gym.Env, Any, dict[str, Any]], Any]
+USER_RAW_KEY = RAW_PREFIX + "user"
+
+
+class CostFunctionError(ValueError):
+    """A ``module:function`` cost that cannot be imported or called; the message is one line."""
+
+
+def load_cost_function(text: str) -> CostFunction:
+    """Import ``module:function`` (raises `CostFunctionError` in one line)."""
+    module, sep, attr = text.rpartition(":")
+    if not sep or not module or not attr:
+        raise CostFunctionError(f"--safety-cost {text!r}: expected module:function, e.g. my_pkg.safety:cost")
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except Exception as exc:  # noqa: BLE001 - any error in the user's module: one line
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise CostFunctionError(f"--safety-cost {text!r}: cannot import it ({reason}); expected an importable "
+                                "module:function") from None
+    if not callable(fn):
+        raise CostFunctionError(f"--safety-cost {text!r}: {attr} is a {type(fn).__name__}, not a function; "
+                                "expected function(env, obs, info) -> cost")
+    return fn
+
+
+class CallableCost(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """``info["cost"]`` from the user's ``function(env, obs, info)``: 1.0 when it returns > 0 (or NaN)."""
+
+    def __init__(self, env: gym.Env, function: CostFunction, terminate: bool = False) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, terminate=terminate)
+        gym.Wrapper.__init__(self, env)
+        self._function, self._terminate = function, terminate
+
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """Reset and report the cost of the first state."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        return obs, {**info, **self._cost_info(obs, info)}
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Step and report the cost of the state reached; terminate on a violation if asked."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        cost = self._cost_info(obs, info)
+        if self._terminate and cost[COST_KEY] > 0:
+            terminated = True
+        return obs, reward, terminated, truncated, {**info, **cost}
+
+    def _cost_info(self, obs: Any, info: dict[str, Any]) -> dict[str, float]:
+        raw = float(self._function(self.env.unwrapped, obs, info))
+        return {COST_KEY: float(not raw <= 0.0), USER_RAW_KEY: raw}  # NaN counts as a violation
 
 
 def merge_costs(worst: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
