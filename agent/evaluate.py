@@ -134,43 +134,17 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "aut
     Reads without the run's lock and writes only its own report: a run may be training.
     ``trust`` unpickles a format-1 checkpoint (it can run code).
     """
-    from agent.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
-    from agent.config import RunConfig
+    from agent.restore import restore_run
     from agent.trainer import pick_device, set_threads
-    from envs import make_env
 
-    if path.is_dir():
-        checkpoints = list_checkpoints(path / "checkpoints")
-        if not checkpoints:
-            raise CheckpointError(f"{path}: no checkpoints/ckpt_*.pt in it; expected a run directory or a checkpoint file")
-        path = checkpoints[-1]
-    elif not path.is_file():
-        raise CheckpointError(f"{path}: no such file or directory; expected a run directory or a checkpoint file")
-    state = load_checkpoint(path, trust=trust)
-    try:
-        cfg = RunConfig.from_saved(state["config"]).validate()
-        env_steps = int(state["env_steps"])
-    except (KeyError, TypeError, ValueError) as exc:  # ConfigError included: a damaged or foreign config
-        what = f"no {exc} entry" if isinstance(exc, KeyError) else str(exc)
-        raise CheckpointError(f"checkpoint {path}: {what}; expected one written by 'wm-agent train'") from None
-    set_threads(cfg.threads)
     torch_device = pick_device(device)
-    env = make_env(cfg.env.name, obs=cfg.env_obs_mode, action_repeat=cfg.env.action_repeat or None,
-                   image_size=cfg.env.image_size, safety=cfg.env.safety())
+    run = restore_run(path, torch_device, trust=trust)
+    path, cfg, env_steps = run.checkpoint, run.config, run.env_steps
+    set_threads(cfg.threads)
     try:
-        agent = build_agent(cfg, env, torch_device)  # with its LLM proposer when the run was trained with one
-        try:
-            agent.load_state_dict(state["agent"])
-        except (RuntimeError, KeyError, TypeError, ValueError) as exc:  # e.g. its config names another env
-            agent.close()
-            raise CheckpointError(f"checkpoint {path}: its weights do not fit its config (env {cfg.env.name}, "
-                                  f"--obs {cfg.env.obs}): {_reason(exc)}") from None
-        try:
-            result = evaluate(agent, env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))
-        finally:
-            agent.close()
+        result = evaluate(run.agent, run.env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))
     finally:
-        env.close()
+        run.close()
     report = {"checkpoint": str(path), "env": cfg.env.name, "env_steps": env_steps,
               "episodes": episodes, "return_mean": result.mean, "return_std": result.std,
               "returns": result.returns, "plan_ms_per_action": result.plan_ms_per_action,
@@ -180,8 +154,3 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "aut
     out.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
-
-def _reason(exc: BaseException) -> str:
-    """The first informative line of a load error (torch's first line is only a header)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
-    return lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]

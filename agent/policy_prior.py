@@ -37,3 +37,7 @@ class PolicyPrior(nn.Module):
     def sample(self, z: torch.Tensor) -> torch.Tensor:
         """Actions only, for the planner's policy rollouts."""
         return self.forward(z)[0]
+
+    def mean_action(self, z: torch.Tensor) -> torch.Tensor:
+        """The deterministic action tanh(mean) (N, A): acting without planning."""
+        return torch.tanh(self.net(z).chunk(2, -1)[0])

@@ -7,3 +7,22 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+import pytest  # noqa: E402
+
+ROBOT_MODULE = "tests.custom_envs.my_robot"
+
+
+@pytest.fixture(scope="session")
+def robot_run(tmp_path_factory):
+    """One tiny CLI run on the custom arm (tests/custom_envs/my_robot.py) with the user's safety cost and a
+    safety head: 100 env steps, an eval at 100. Shared by the custom-env and Python API tests."""
+    from agent.cli import main
+    from tests.test_cli import TINY, only_run_dir
+
+    logdir = tmp_path_factory.mktemp("robot_runs")
+    assert main(["train", "--env", f"{ROBOT_MODULE}:MyRobot-v0", "--steps", "100", "--seed-steps", "50",
+                 "--eval-every", "100", "--safety-cost", f"{ROBOT_MODULE}:tip_speed_cost", "--safety-head",
+                 "--logdir", str(logdir), *TINY]) == 0
+    return only_run_dir(logdir)

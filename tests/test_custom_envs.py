@@ -96,12 +96,7 @@ def test_bad_modules_and_missing_costs_are_one_line(argv, expected, tmp_path, ca
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("env_id, obs, size", [("MyRobot-v0", "state", "64"), ("MyRobotMj-v0", "pixels", "32")])
-def test_a_custom_env_trains_evaluates_and_records_videos_through_the_cli(env_id, obs, size, tmp_path, capsys):
-    logdir = tmp_path / "runs"
-    assert main(["train", "--env", f"{ROBOT}:{env_id}", "--obs", obs, "--image-size", size, "--logdir", str(logdir),
-                 "--safety-cost", f"{ROBOT}:tip_speed_cost", "--safety-head", *SHORT]) == 0
-    run_dir = only_run_dir(logdir)
+def check_trained_run(run_dir: Path, env_id: str, obs: str, capsys) -> None:
     assert run_dir.name.startswith(f"{env_id}-{obs}-")  # the id, without the module, names the run
     assert json.loads((run_dir / "config.json").read_text())["env"]["name"] == f"{ROBOT}:{env_id}"
     assert (run_dir / "eval.csv").read_text().splitlines()[1].startswith("100,")
@@ -115,6 +110,16 @@ def test_a_custom_env_trains_evaluates_and_records_videos_through_the_cli(env_id
     assert report["env"] == f"{ROBOT}:{env_id}" and len(report["returns"]) == 2
     assert all(-20.0 <= r < 0.0 for r in report["returns"])  # 50 steps of -distance, at most 0.24 + 0.14 each
 
+
+def test_a_custom_env_trains_from_state_and_evaluates_through_the_cli(robot_run, capsys):
+    check_trained_run(robot_run, "MyRobot-v0", "state", capsys)  # trained by the conftest fixture, via the CLI
+
+
+def test_a_custom_mujoco_env_trains_from_pixels_and_evaluates_through_the_cli(tmp_path, capsys):
+    logdir = tmp_path / "runs"
+    assert main(["train", "--env", f"{ROBOT}:MyRobotMj-v0", "--obs", "pixels", "--image-size", "32",
+                 "--logdir", str(logdir), "--safety-cost", f"{ROBOT}:tip_speed_cost", "--safety-head", *SHORT]) == 0
+    check_trained_run(only_run_dir(logdir), "MyRobotMj-v0", "pixels", capsys)
 
 
 def test_envs_output_mentions_module_env_id(capsys):
