@@ -160,7 +160,7 @@ def load(path: str | Path, *, device: str = "cpu", seed: int = 0, trust_checkpoi
     by default the planner acts alone. ``seed`` seeds the exploration noise of ``act(explore=True)``.
     Raises `agent.checkpoint.CheckpointError` (one line) for what is not a usable checkpoint.
     """
-    from agent.trainer import pick_device
+    from agent.runtime import pick_device
 
     return Policy(restore_run(Path(path), pick_device(device), trust=trust_checkpoint, with_llm=llm), seed=seed)
 

@@ -159,7 +159,8 @@ def _add_suite_options(ev: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from agent.trainer import CONFIG_FILE, pick_device
+    from agent.runtime import pick_device
+    from agent.trainer import CONFIG_FILE
 
     given = _given(args)
     if args.override and args.resume is None:

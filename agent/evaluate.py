@@ -10,7 +10,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from agent.agent import WorldModelAgent, build_agent
+from agent.agent import WorldModelAgent
 from agent.safety_head import UNSAFE_THRESHOLD, precision_recall
 from agent.video import frames_from_decoder, mark_safety, side_by_side_video, trace_panel
 
@@ -135,7 +135,7 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "aut
     ``trust`` unpickles a format-1 checkpoint (it can run code).
     """
     from agent.restore import restore_run
-    from agent.trainer import pick_device, set_threads
+    from agent.runtime import pick_device, set_threads
 
     torch_device = pick_device(device)
     run = restore_run(path, torch_device, trust=trust)

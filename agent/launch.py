@@ -23,7 +23,8 @@ def new_run_directory(cfg: RunConfig, logdir: Path, run_name: str | None = None)
 
     Raises `UserError` (or the env's and config's own one-line errors) for anything that would fail later.
     """
-    from agent.trainer import new_run_dir, pick_device
+    from agent.runtime import pick_device
+    from agent.trainer import new_run_dir
 
     _check_env(cfg)
     pick_device(cfg.device)  # refuse 'cuda' without CUDA before a run directory exists

@@ -9,8 +9,6 @@ twice.
 
 from __future__ import annotations
 
-import os
-import random
 import signal
 import sys
 import time
@@ -25,12 +23,13 @@ from tqdm import tqdm
 from agent.agent import build_agent
 from agent.checkpoint import (CheckpointError, list_checkpoints, load_newest_checkpoint, restore_rng_state, rng_state,
                               save_checkpoint)
-from agent.config import ConfigError, RunConfig
+from agent.config import RunConfig
 from agent.evaluate import EvalResult, evaluate
 from agent.logger import RunLogger, append_log
 from agent.profiling import OFF, PhaseTimer
 from agent.replay import Episode, EpisodeBuilder, EpisodeReplay
 from agent.run_lock import RunLock
+from agent.runtime import pick_device, seed_everything, set_threads
 from envs import make_env
 
 CONFIG_FILE = "config.json"
@@ -38,27 +37,6 @@ CONFIG_FILE = "config.json"
 
 class Interrupted(Exception):
     """Raised by the SIGTERM handler so the loop can checkpoint and exit cleanly."""
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"invalid device={name!r}: this torch build sees no CUDA device; use 'cpu' or 'auto'")
-    return torch.device(name)
-
-
-def set_threads(threads: int) -> int:
-    """Intra-op threads for torch; 0 picks min(2, cores): more only fights the env and renderer."""
-    count = threads or min(2, os.cpu_count() or 1)
-    torch.set_num_threads(count)
-    return count
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def new_run_dir(logdir: Path, cfg: RunConfig) -> Path:

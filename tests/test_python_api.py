@@ -13,9 +13,8 @@ from gymnasium.utils.env_checker import check_env
 
 import agent
 from agent.checkpoint import CheckpointError
-from agent.cli import main
 from agent.launch import UserError
-from tests.test_cli import TINY, only_run_dir
+from tests.test_cli import only_run_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 ROBOT = "tests.custom_envs.my_robot:MyRobot-v0"
