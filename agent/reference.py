@@ -18,6 +18,17 @@ REFERENCE_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "referen
 # steps); "DreamerV3 (authors)" its authors' runs (training episodes, every 5k steps).
 METHODS = ("TD-MPC2", "DreamerV3", "SAC", "TD-MPC", "DreamerV3 (authors)")
 
+# How many of a source's own steps make one of ours (agent decisions at action repeat 2 = dm_control env
+# steps / 2), per method: benchmarks/reference/reduce.py divides by it, tests/test_reference_units.py pins
+# it against values read from the sources' files. The evidence is in benchmarks/reference/README.md.
+SOURCE_STEPS_PER_OURS = {
+    # nicklashansen/tdmpc2 results/: dm_control env steps. The author in tdmpc2 issue #45: "Action repeat is
+    # applied as a post-processing step before plotting / dumping to csv so the results in results/ indeed do
+    # account for action repeat"; the code evaluates every 50,000 decisions (config.yaml:12) and the files
+    # have a point every 100,000.
+    "TD-MPC2": 2, "DreamerV3": 2, "SAC": 2,
+}
+
 # task -> method -> env_steps -> returns over seeds
 Reference = dict[str, dict[str, dict[int, list[float]]]]
 

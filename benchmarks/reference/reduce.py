@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from agent.reference import SOURCE_STEPS_PER_OURS  # noqa: E402
 from agent.suites import SUITES  # noqa: E402
 from envs import resolve_env_name  # noqa: E402
 
@@ -54,6 +55,15 @@ def dmc_tasks() -> list[str]:
     return sorted({t for s in SUITES.values() for t in s.tasks if resolve_env_name(t).suite == "dmc"})
 
 
+def ours(method: str, their_step: float) -> int:
+    """Their step in our unit (SOURCE_STEPS_PER_OURS); a step that does not divide evenly is a misread unit."""
+    per_ours = SOURCE_STEPS_PER_OURS[method]
+    step = int(their_step)
+    if step != their_step or step % per_ours:
+        raise ValueError(f"{method}: step {their_step} is not a multiple of {per_ours} of their steps")
+    return step // per_ours
+
+
 def show_csv(repo: Path, commit: str, path: str) -> list[dict[str, str]] | None:
     try:
         return list(csv.DictReader(io.StringIO(git(repo, "show", f"{commit}:{path}"))))
@@ -62,7 +72,7 @@ def show_csv(repo: Path, commit: str, path: str) -> list[dict[str, str]] | None:
 
 
 def tdmpc2_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]:
-    """results/{tdmpc2,dreamerv3,sac}/<task>.csv, columns step,reward,seed; step is already our unit."""
+    """results/{tdmpc2,dreamerv3,sac}/<task>.csv, columns step,reward,seed; step is dm_control env steps."""
     for task in dmc_tasks():
         for folder, method in {"tdmpc2": "TD-MPC2", "dreamerv3": "DreamerV3", "sac": "SAC"}.items():
             rows = show_csv(repo, commit, f"results/{folder}/{their_name(task)}.csv")
@@ -70,7 +80,7 @@ def tdmpc2_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]:
                 missing.append(f"{method}:{task}")
                 continue
             for r in rows:
-                yield task, method, int(r["seed"]), int(float(r["step"])), float(r["reward"])
+                yield task, method, int(r["seed"]), ours(method, float(r["step"])), float(r["reward"])
 
 
 def tdmpc_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]:
@@ -112,8 +122,9 @@ class Source:
 SOURCES = {
     "tdmpc2": Source("github.com/nicklashansen/tdmpc2", "results/{tdmpc2,dreamerv3,sac}/<task>.csv",
                      "dmc_tdmpc2_dreamerv3_sac.csv",
-                     "env_steps: agent decisions at action repeat 2 (500 per episode), as in wm-agent, their step "
-                     "unchanged; return: their eval episode return (0-1000)", tdmpc2_rows),
+                     "env_steps: their step (dm_control env steps, action repeat 2 applied: tdmpc2 issue #45) / 2 "
+                     "= agent decisions at action repeat 2, as in wm-agent; return: their eval episode return "
+                     "(0-1000)", tdmpc2_rows),
     "tdmpc": Source("github.com/nicklashansen/tdmpc", "results/<task>.csv", "dmc_tdmpc.csv",
                     "env_steps: their env_step (dm_control env steps, any action repeat) / 2 = agent decisions at "
                     "action repeat 2, as in wm-agent; return: their eval episode return (0-1000)", tdmpc_rows),
