@@ -27,6 +27,12 @@ SOURCE_STEPS_PER_OURS = {
     # account for action repeat"; the code evaluates every 50,000 decisions (config.yaml:12) and the files
     # have a point every 100,000.
     "TD-MPC2": 2, "DreamerV3": 2, "SAC": 2,
+    # nicklashansen/tdmpc results/: the env_step its trainer logs, step * action_repeat (src/train.py:77), i.e.
+    # dm_control env steps whatever the task's repeat (2 to 8).
+    "TD-MPC": 2,
+    # danijar/dreamerv3 scores/: the logger's step times the env's repeat (embodied/core/logger.py:32 at 2411f7d,
+    # the commit that added the scores, when dmc had repeat: 2), i.e. dm_control env steps.
+    "DreamerV3 (authors)": 2,
 }
 
 # task -> method -> env_steps -> returns over seeds

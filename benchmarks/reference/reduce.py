@@ -91,7 +91,7 @@ def tdmpc_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]:
             missing.append(f"TD-MPC:{task}")
             continue
         for r in rows:
-            yield task, "TD-MPC", int(r["seed"]), int(r["step"]) // 2, float(r["return"])
+            yield task, "TD-MPC", int(r["seed"]), ours("TD-MPC", int(r["step"])), float(r["return"])
 
 
 def dreamerv3_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]:
@@ -107,7 +107,7 @@ def dreamerv3_rows(repo: Path, commit: str, missing: list[str]) -> Iterator[Row]
             continue
         for run in by_task[theirs]:
             for x, y in zip(run["xs"], run["ys"]):
-                yield task, DREAMERV3_AUTHORS, int(run["seed"]), int(x) // 2, float(y)
+                yield task, DREAMERV3_AUTHORS, int(run["seed"]), ours(DREAMERV3_AUTHORS, x), float(y)
 
 
 @dataclass(frozen=True)
