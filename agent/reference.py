@@ -19,6 +19,9 @@ REFERENCE_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "referen
 # TD-MPC2's runs of it (eval episodes, every 50k of our steps); "DreamerV3 (authors)" its authors' runs
 # (training episodes, every 5k). BMPC published means over seeds only (one value per step).
 METHODS = ("TD-MPC2", "BMPC", "TD-MPC", "MR.Q", "DR.Q", "SimbaV2", "BRO", "SAC", "DreamerV3", "DreamerV3 (authors)")
+# Methods whose source published only a mean over seeds (stored as seed 0): shown without an interval and
+# left out of the suite IQM, which is over tasks x seeds.
+MEANS_ONLY = ("BMPC",)
 
 # How many of a source's own steps make one of ours (agent decisions at action repeat 2 = dm_control env
 # steps / 2), per method: benchmarks/reference/reduce.py divides by it, tests/test_reference_units.py pins

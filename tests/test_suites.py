@@ -155,6 +155,14 @@ def test_markdown_shows_only_methods_published_at_the_rows_step_and_names_the_ot
     assert "Not shown, no published value at these env steps: TD-MPC2 (published every 100,000 steps)" in table
 
 
+
+def test_a_method_published_as_a_mean_only_has_no_interval_and_no_iqm():
+    reference = {"reacher-easy": {"BMPC": {20_000: [800.0]}, "TD-MPC": {20_000: [700.0, 720.0]}}}
+    summary = summarise("dmc-easy", ("reacher-easy",), [made_up("reacher-easy", 1, 400.0)], reference)
+    table = markdown(summary, reference)
+    assert "| 800.0 (mean) |" in table and "BMPC: its published mean over seeds" in table
+    assert "TD-MPC" in summary.published_iqm and "BMPC" not in summary.published_iqm
+
 # What each source's step counts (benchmarks/reference/README.md) decides where its points fall in ours:
 # file -> (source named in its header, method -> spacing of its points in our unit).
 SOURCES = {"dmc_tdmpc2_dreamerv3_sac.csv": ("nicklashansen/tdmpc2 commit",
