@@ -21,6 +21,7 @@ from agent.suite_stats import Interval, bootstrap_mean, iqm, normalise, stratifi
 from agent.suites import score_range
 
 SEED = 0  # bootstrap rng: the same results always give the same intervals
+PUBLISHED_SEED = 1  # a stream of its own, so that new reference data never moves our intervals
 
 
 @dataclass
@@ -54,20 +55,21 @@ def common_step(results: list[RunResult]) -> int:
     return max(shared) if shared else min(r.env_steps for r in results)
 
 
-def task_row(task: str, results: list[RunResult], reference: Reference, rng: np.random.Generator) -> TaskRow:
+def task_row(task: str, results: list[RunResult], reference: Reference, rng: np.random.Generator,
+             rng_published: np.random.Generator) -> TaskRow:
     step = common_step(results)
     returns = _returns_of(results, step)
     plan_ms = [r.plan_ms_per_action for r in results if r.plan_ms_per_action is not None]
-    published = {m: bootstrap_mean(v, rng) for m in METHODS if (v := returns_at(reference, task, m, step))}
+    published = {m: bootstrap_mean(v, rng_published) for m in METHODS if (v := returns_at(reference, task, m, step))}
     return TaskRow(task, sorted(r.seed for r in results), step, bootstrap_mean(returns, rng),
                    float(np.mean([r.wall_seconds for r in results])) / 60, float(np.mean(plan_ms)) if plan_ms else None,
                    published)
 
 
 def summarise(suite: str, tasks: tuple[str, ...], results: list[RunResult], reference: Reference) -> Summary:
-    rng = np.random.default_rng(SEED)
+    rng, rng_published = np.random.default_rng(SEED), np.random.default_rng(PUBLISHED_SEED)
     by_task = group(results)
-    rows = [task_row(t, by_task[t], reference, rng) for t in tasks if t in by_task]
+    rows = [task_row(t, by_task[t], reference, rng, rng_published) for t in tasks if t in by_task]
     missing = [t for t in tasks if t not in by_task]
     ranges = {row.task: score_range(row.task) for row in rows}
     unscaled = [t for t, r in ranges.items() if r is None]
@@ -84,7 +86,7 @@ def summarise(suite: str, tasks: tuple[str, ...], results: list[RunResult], refe
             theirs = [returns_at(reference, row.task, method, row.env_steps) for row in rows]
             if all(theirs):
                 published_iqm[method] = stratified_bootstrap(
-                    [normalise(v, *ranges[row.task]) for v, row in zip(theirs, rows)], iqm, rng)
+                    [normalise(v, *ranges[row.task]) for v, row in zip(theirs, rows)], iqm, rng_published)
     if missing:
         note += f"; over {len(rows)} of {len(tasks)} tasks (missing: {', '.join(missing)})"
     return Summary(suite, rows, iqm_value, note, published_iqm, missing)

@@ -156,6 +156,13 @@ def test_markdown_shows_only_methods_published_at_the_rows_step_and_names_the_ot
 
 
 
+def test_our_intervals_do_not_move_when_reference_data_changes():
+    tasks = SUITES["dmc-easy"].tasks
+    results = [made_up(t, s, 100.0 * (i + s)) for i, t in enumerate(tasks) for s in (1, 2)]
+    alone, beside = summarise("dmc-easy", tasks, results, {}), summarise("dmc-easy", tasks, results, load_reference())
+    assert [r.ours for r in alone.rows] == [r.ours for r in beside.rows] and alone.iqm == beside.iqm
+    assert beside.published_iqm and not alone.published_iqm
+
 def test_a_method_published_as_a_mean_only_has_no_interval_and_no_iqm():
     reference = {"reacher-easy": {"BMPC": {20_000: [800.0]}, "TD-MPC": {20_000: [700.0, 720.0]}}}
     summary = summarise("dmc-easy", ("reacher-easy",), [made_up("reacher-easy", 1, 400.0)], reference)
