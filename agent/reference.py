@@ -1,9 +1,9 @@
 """Published learning curves to compare against (``benchmarks/reference/``, see its README).
 
 Every CSV in that folder is one source repository (TD-MPC2's result files, TD-MPC's, the DreamerV3
-authors' scores, MR.Q's, SimbaV2's with BRO, DR.Q's, BMPC's). Rows are (task, method, seed, env steps, return) with our task names and our step unit
-(agent decisions at action repeat 2 on dm_control), so a lookup at an env step compares
-like with like. Nothing is interpolated: a method has a value at a step only where it
+authors' scores, MR.Q's, SimbaV2's with BRO, DR.Q's, BMPC's). Rows are (task, method, seed, env steps,
+return) with our task names and our step unit (agent decisions at action repeat 2 on dm_control), so a
+lookup at an env step compares like with like. Nothing is interpolated: a method has a value at a step only where it
 published one.
 """
 
