@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from agent.reference import METHODS, Reference, published_steps  # noqa: E402
+from agent.reference import MEANS_ONLY, METHODS, Reference, published_steps  # noqa: E402
 from agent.suite_results import RunResult  # noqa: E402
 from agent.suite_stats import bootstrap_mean  # noqa: E402
 
@@ -26,8 +26,9 @@ DPI = 100
 TASK_FIGSIZE = (6.0, 4.0)   # inches: 600 x 400 pixels
 CELL_FIGSIZE = (4.0, 3.0)   # inches per task in the suite grid: 400 x 300 pixels each
 GRID_COLUMNS = 3
-COLORS = {"ours": "tab:blue", "TD-MPC2": "tab:orange", "DreamerV3": "tab:green", "SAC": "tab:red",
-          "TD-MPC": "tab:purple", "DreamerV3 (authors)": "tab:olive"}
+COLORS = {"ours": "tab:blue", "TD-MPC2": "tab:orange", "BMPC": "tab:brown", "TD-MPC": "tab:purple",
+          "MR.Q": "tab:pink", "DR.Q": "tab:cyan", "SimbaV2": "tab:gray", "BRO": "black", "SAC": "tab:red",
+          "DreamerV3": "tab:green", "DreamerV3 (authors)": "tab:olive"}
 
 
 def _band(curve: dict[int, list[float]], rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -57,15 +58,18 @@ def draw_task(ax: plt.Axes, task: str, results: list[RunResult], reference: Refe
     limit = x_limit(results, reference, task)
     curves = {label: our_curve(results)}
     for method in METHODS:
-        curves[method] = {s: v for s, v in reference.get(task, {}).get(method, {}).items() if s <= limit}
+        curve = {s: v for s, v in reference.get(task, {}).get(method, {}).items() if s <= limit}
+        if any(s > 0 for s in curve):  # a lone point at step 0 (the untrained policy) would only crowd the legend
+            curves[method] = curve
     for name, curve in curves.items():
         if not curve:
             continue
         steps, mean, low, high = _band(curve, rng)
         color = COLORS.get(name, COLORS["ours"])
-        # Published curves are sampled (every 5k to 100k steps): dashed between their points.
+        # Published curves are sampled (every 5k to 50k of our steps): dashed between their points.
         style = {"linestyle": "-", "markersize": 3} if name == label else {"linestyle": "--", "markersize": 5}
-        ax.plot(steps, mean, marker="o", color=color, label=f"{name} (n={max(map(len, curve.values()))})", **style)
+        seeds = "mean" if name in MEANS_ONLY else f"n={max(map(len, curve.values()))}"
+        ax.plot(steps, mean, marker="o", color=color, label=f"{name} ({seeds})", **style)
         ax.fill_between(steps, low, high, color=color, alpha=0.2, linewidth=0)
     ax.set_title(task, fontsize=10)
     ax.set_xlim(0, limit)

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.reference import METHODS, Reference, load_reference, published_steps, returns_at
+from agent.reference import MEANS_ONLY, METHODS, Reference, load_reference, published_steps, returns_at
 from agent.suite_results import RunResult
 from agent.suite_stats import Interval, bootstrap_mean, iqm, normalise, stratified_bootstrap
 from agent.suites import score_range
 
 SEED = 0  # bootstrap rng: the same results always give the same intervals
+PUBLISHED_SEED = 1  # a stream of its own, so that new reference data never moves our intervals
 
 
 @dataclass
@@ -54,20 +55,21 @@ def common_step(results: list[RunResult]) -> int:
     return max(shared) if shared else min(r.env_steps for r in results)
 
 
-def task_row(task: str, results: list[RunResult], reference: Reference, rng: np.random.Generator) -> TaskRow:
+def task_row(task: str, results: list[RunResult], reference: Reference, rng: np.random.Generator,
+             rng_published: np.random.Generator) -> TaskRow:
     step = common_step(results)
     returns = _returns_of(results, step)
     plan_ms = [r.plan_ms_per_action for r in results if r.plan_ms_per_action is not None]
-    published = {m: bootstrap_mean(v, rng) for m in METHODS if (v := returns_at(reference, task, m, step))}
+    published = {m: bootstrap_mean(v, rng_published) for m in METHODS if (v := returns_at(reference, task, m, step))}
     return TaskRow(task, sorted(r.seed for r in results), step, bootstrap_mean(returns, rng),
                    float(np.mean([r.wall_seconds for r in results])) / 60, float(np.mean(plan_ms)) if plan_ms else None,
                    published)
 
 
 def summarise(suite: str, tasks: tuple[str, ...], results: list[RunResult], reference: Reference) -> Summary:
-    rng = np.random.default_rng(SEED)
+    rng, rng_published = np.random.default_rng(SEED), np.random.default_rng(PUBLISHED_SEED)
     by_task = group(results)
-    rows = [task_row(t, by_task[t], reference, rng) for t in tasks if t in by_task]
+    rows = [task_row(t, by_task[t], reference, rng, rng_published) for t in tasks if t in by_task]
     missing = [t for t in tasks if t not in by_task]
     ranges = {row.task: score_range(row.task) for row in rows}
     unscaled = [t for t, r in ranges.items() if r is None]
@@ -80,11 +82,11 @@ def summarise(suite: str, tasks: tuple[str, ...], results: list[RunResult], refe
         per_task = [normalise(_returns_of(by_task[row.task], row.env_steps), *ranges[row.task]) for row in rows]
         iqm_value = stratified_bootstrap(per_task, iqm, rng)
         note = "IQM of normalised scores ((return - low) / (high - low); dm_control: return / 1000) over tasks and seeds"
-        for method in METHODS:
+        for method in (m for m in METHODS if m not in MEANS_ONLY):  # an IQM over seeds needs the seeds
             theirs = [returns_at(reference, row.task, method, row.env_steps) for row in rows]
             if all(theirs):
                 published_iqm[method] = stratified_bootstrap(
-                    [normalise(v, *ranges[row.task]) for v, row in zip(theirs, rows)], iqm, rng)
+                    [normalise(v, *ranges[row.task]) for v, row in zip(theirs, rows)], iqm, rng_published)
     if missing:
         note += f"; over {len(rows)} of {len(tasks)} tasks (missing: {', '.join(missing)})"
     return Summary(suite, rows, iqm_value, note, published_iqm, missing)
@@ -102,8 +104,10 @@ def group(results: list[RunResult]) -> dict[str, list[RunResult]]:
     return by_task
 
 
-def _fmt(i: Interval | None) -> str:
-    return "-" if i is None else f"{i.value:.1f} [{i.low:.1f}, {i.high:.1f}]"
+def _fmt(i: Interval | None, mean_only: bool = False) -> str:
+    if i is None:
+        return "-"
+    return f"{i.value:.1f} (mean)" if mean_only else f"{i.value:.1f} [{i.low:.1f}, {i.high:.1f}]"
 
 
 def shown_methods(summary: Summary) -> list[str]:
@@ -126,7 +130,7 @@ def markdown(summary: Summary, reference: Reference) -> str:
         lines.append("| " + " | ".join([
             row.task, ",".join(map(str, row.seeds)), str(row.env_steps), _fmt(row.ours), f"{row.wall_minutes:.1f}",
             "-" if row.plan_ms_per_action is None else f"{row.plan_ms_per_action:.1f}",
-            *(_fmt(row.published.get(m)) for m in methods)]) + " |")
+            *(_fmt(row.published.get(m), m in MEANS_ONLY) for m in methods)]) + " |")
     if summary.iqm is not None:
         lines.append("| **IQM** (normalised) | | | " + " | ".join(
             [_fmt_iqm(summary.iqm), "", "", *(_fmt_iqm(summary.published_iqm.get(m)) for m in methods)]) + " |")
@@ -138,7 +142,10 @@ def markdown(summary: Summary, reference: Reference) -> str:
     if hidden:
         notes.append("Not shown, no published value at these env steps: "
                      + ", ".join(f"{m} (published every {gap:,} steps)" for m, gap in hidden)
-                     + "; the plots show their points up to our last env step.")
+                     + "; the plots show their points up to our last env step, if any beyond step 0.")
+    for method in (m for m in MEANS_ONLY if m in methods):
+        notes.append(f"{method}: its published mean over seeds (no per-seed values published), so no interval "
+                     "and no IQM.")
     if "DreamerV3 (authors)" in methods:
         notes.append("DreamerV3 (authors): its authors' own runs, training-episode scores in bins of 5,000 steps "
                      "(the others are evaluation episodes).")
@@ -179,9 +186,9 @@ def write_report(suite_dir: Path, suite: str, tasks: tuple[str, ...], results: l
         log_images(suite_dir / "tensorboard", images, max(r.env_steps for r in results))
     header = f"# Suite {suite}\n\n" + (f"Command: `{command}`\n\n" if command else "")
     text = (header + "Eval return at the last env step (agent decisions) all seeds of a task reached; mean over "
-            "seeds with a 95% percentile-bootstrap interval. Published methods at the same env step: TD-MPC2, "
-            "DreamerV3 and SAC from TD-MPC2's result files, TD-MPC from its own, DreamerV3 (authors) from the "
-            "DreamerV3 repository (benchmarks/reference/README.md).\n\n" + table
+            "seeds with a 95% percentile-bootstrap interval. Published methods at the same env step, from their "
+            "authors' data files converted to our step unit (sources, commits, units, seeds and episodes: "
+            "benchmarks/reference/README.md).\n\n" + table
             + (f"\n![{suite}](plots/{suite}.png)\n" if by_task else ""))
     (suite_dir / "summary.md").write_text(text)
     (suite_dir / "summary.json").write_text(json.dumps(to_json(summary), indent=2) + "\n")

@@ -6,8 +6,11 @@ benchmark can span several sittings. The table (median over seeds at each eval s
 is printed and written to ``benchmarks/results/learning_<name>.md`` and ``.json`` with
 the command that produced it.
 
-Env steps are agent decisions, as published results count them: dm_control at
-action repeat 2, 500 decisions per episode, returns on the usual 0-1000 scale.
+Env steps are agent decisions: dm_control at action repeat 2, 500 decisions per episode,
+returns on the usual 0-1000 scale. The published curves shown beside ours are converted to
+that unit (dm_control env steps / 2) in benchmarks/reference/, whatever their source counts.
+``--report-only`` without the run directories (they are not committed) rebuilds the table from
+the published json, recomputing only the published methods' columns.
 
     python benchmarks/learning.py --env reacher-easy --seeds 1 2 3 --steps 50000
     python benchmarks/learning.py --variant no-value no-prior --seeds 1 --steps 50000 --parallel 2
@@ -44,9 +47,7 @@ def table(curves: dict[int, list[dict[str, float]]], env: str = "", reference: R
           ) -> tuple[list[str], list[dict]]:
     """Per eval step: each seed's return, their median and wall-clock, and the mean of each published
     method at that same step (``reference``, the columns of methods that published at some step here)."""
-    reference = reference or {}
     steps = sorted({int(r["env_steps"]) for curve in curves.values() for r in curve})
-    methods = [m for m in METHODS if any(returns_at(reference, env, m, step) for step in steps)]
     rows = []
     for step in steps:
         at = {seed: next((r for r in curve if int(r["env_steps"]) == step), None) for seed, curve in curves.items()}
@@ -54,28 +55,43 @@ def table(curves: dict[int, list[dict[str, float]]], env: str = "", reference: R
         walls = [r["wall_seconds"] / 60 for r in at.values() if r]
         rows.append({"env_steps": step, **{f"seed{s}": (round(r["return_mean"], 1) if r else None) for s, r in at.items()},
                      "seeds": len(returns), "median": round(statistics.median(returns), 1),
-                     "wall_min_median": round(statistics.median(walls), 1),
-                     **{m: published_mean(reference, env, m, step) for m in methods}})
-    header = ["env_steps", *[f"seed{s}" for s in curves], "seeds", "median", "wall_min_median", *methods]
-    return header, rows
+                     "wall_min_median": round(statistics.median(walls), 1)})
+    return with_published(rows, env, reference or {})
 
 
-def published_note(reference: Reference, env: str, obs: str) -> str:
-    """What the published columns are, and the published values at 100k env steps."""
+def with_published(rows: list[dict], env: str, reference: Reference) -> tuple[list[str], list[dict]]:
+    """``rows`` with our columns kept and the published ones (re)computed from ``reference``: a column per
+    method that published a value at one of the rows' steps, its mean over seeds or None."""
+    ours = [{k: v for k, v in row.items() if k.startswith("seed") or k in OUR_COLUMNS} for row in rows]
+    methods = [m for m in METHODS if any(returns_at(reference, env, m, row["env_steps"]) for row in ours)]
+    for row in ours:
+        row.update({m: published_mean(reference, env, m, row["env_steps"]) for m in methods})
+    return ([*ours[0]] if ours else list(OUR_COLUMNS)), ours
+
+
+OUR_COLUMNS = ("env_steps", "seeds", "median", "wall_min_median")  # and seed<k>, one per seed
+
+
+def published_note(reference: Reference, env: str, obs: str, step: int) -> str:
+    """What the published columns are, and the published values at ``step`` (the last evaluation)."""
     if obs != "state":
         return ("The published curves in benchmarks/reference/ learn from proprioception, so none is shown "
                 "beside a run from pixels.")
-    at_100k = {m: v for m in METHODS if (v := published_mean(reference, env, m, 100_000)) is not None}
-    if not at_100k:
+    if not any(reference.get(env, {}).values()):
         return f"No published curve for {env} in benchmarks/reference/."
-    return ("Published methods (benchmarks/reference/README.md; mean over their seeds, at the same env steps, "
-            "DreamerV3 (authors) from training episodes) appear as columns where they published a value. At "
-            f"100k env steps on {env}: " + ", ".join(f"{m} {v}" for m, v in at_100k.items()) + ".")
+    at = {m: v for m in METHODS if (v := published_mean(reference, env, m, step)) is not None}
+    return ("Published methods (benchmarks/reference/README.md: their authors' data files converted to our step "
+            "unit; mean over their seeds at the same env steps; DreamerV3 (authors) from training episodes, BMPC "
+            "published as a mean only) are in the second table, at the steps where they published a value. At "
+            f"{step:,} env steps on {env}: " + (", ".join(f"{m} {v}" for m, v in at.items()) or "none") + ".")
 
 
 def status(curves: dict[int, list[dict[str, float]]], steps: int) -> str:
     """'complete' or which seeds are short of ``steps`` (a benchmark may span several sittings)."""
-    reached = {seed: int(curve[-1]["env_steps"]) if curve else 0 for seed, curve in curves.items()}
+    return status_of({seed: int(curve[-1]["env_steps"]) if curve else 0 for seed, curve in curves.items()}, steps)
+
+
+def status_of(reached: dict[int, int], steps: int) -> str:
     short = {seed: n for seed, n in reached.items() if n < steps}
     if not short:
         return f"complete: every seed evaluated at {steps} env steps"
@@ -84,6 +100,19 @@ def status(curves: dict[int, list[dict[str, float]]], steps: int) -> str:
 
 
 def markdown(header: list[str], rows: list[dict]) -> str:
+    """Our columns as one table; the published methods, if any, as a second one beside our median, at the
+    steps where at least one of them has a value (a row per step of '-' would only be noise)."""
+    methods = [h for h in header if h in METHODS]
+    text = _table([h for h in header if h not in methods], rows)
+    published = [{"env_steps": row["env_steps"], "wm-agent median": row["median"], **{m: row[m] for m in methods}}
+                 for row in rows if any(row[m] is not None for m in methods)]
+    if published:
+        text += ("\n\nPublished at the same env steps (mean over each method's seeds):\n\n"
+                 + _table(["env_steps", "wm-agent median", *methods], published))
+    return text
+
+
+def _table(header: list[str], rows: list[dict]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         lines.append("| " + " | ".join("-" if row[h] is None else str(row[h]) for h in header) + " |")
@@ -124,25 +153,38 @@ def report(args: argparse.Namespace, variant: str, name: str, command: str, thre
     curves = {s: read_eval_csv(args.runs / name / f"seed{s}") for s in args.seeds}
     reference = load_reference()
     # Published curves learn from proprioception: no columns beside a pixel run (published_note says so).
-    header, rows = table(curves, args.env, reference if args.obs == "state" else {})
-    text = markdown(header, rows)
-    print(f"{name}\n{text}")
+    shown = reference if args.obs == "state" else {}
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
+    published = results / f"learning_{name}.json"
+    previous = json.loads(published.read_text()) if args.report_only and published.is_file() else None
+    if previous is not None and not any(curves.values()):
+        # The run directories are not here (they are not committed): our columns come from the table
+        # published before, and only the published methods' columns are recomputed (e.g. after new
+        # reference data).
+        header, rows = with_published(previous["rows"], args.env, shown)
+        reached = {s: max((r["env_steps"] for r in rows if r.get(f"seed{s}") is not None), default=0)
+                   for s in args.seeds}
+        state = status_of(reached, args.steps)
+    else:
+        header, rows = table(curves, args.env, shown)
+        state = status(curves, args.steps)
+    text = markdown(header, rows)
+    print(f"{name}\n{text}")
     parallel = args.parallel
-    if args.report_only and (results / f"learning_{name}.json").is_file():
+    if previous is not None:
         # A table regenerated without training keeps how the runs were trained.
-        previous = json.loads((results / f"learning_{name}.json").read_text())
         command, threads, parallel = previous["command"], previous["threads_per_seed"], previous["parallel"]
     notes = results / f"learning_{name}.notes.md"  # hand-written commentary, kept across regenerations
     commentary = notes.read_text().strip() + "\n\n" if notes.is_file() else ""
-    note = (f"# Learning: {name}\n\n**Status: {status(curves, args.steps)}.**\n\n{commentary}"
+    last = max((r["env_steps"] for r in rows), default=0)
+    note = (f"# Learning: {name}\n\n**Status: {state}.**\n\n{commentary}"
             f"Command: `{command}`\n\nEval return (mean over eval episodes, no exploration noise) "
             f"per seed at each env step (agent decisions), and their median over the seeds evaluated there; wall-clock is training time summed over sittings, "
             f"evaluation included, on a {os.cpu_count()}-core machine with {threads} torch thread(s) per run and "
-            f"{parallel} run(s) at once.\n\n{published_note(reference, args.env, args.obs)}\n\n" + text + "\n")
+            f"{parallel} run(s) at once.\n\n{published_note(reference, args.env, args.obs, last)}\n\n" + text + "\n")
     (results / f"learning_{name}.md").write_text(note)
-    (results / f"learning_{name}.json").write_text(json.dumps(
+    published.write_text(json.dumps(
         {"command": command, "env": args.env, "obs": args.obs, "variant": variant, "seeds": args.seeds,
          "steps": args.steps, "threads_per_seed": threads, "parallel": parallel, "rows": rows},
         indent=2) + "\n")

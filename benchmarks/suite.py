@@ -8,14 +8,19 @@ and a larger ``--steps`` continues every run further, so a suite spans sittings.
     python benchmarks/suite.py --suite dmc-easy --seeds 2 --steps 20000 --jobs 2
     python benchmarks/suite.py --suite dmc-easy --seeds 2 --steps 100000 --jobs 2   # later: continue to 100k
     python benchmarks/suite.py --suite dmc-easy --seeds 2 --steps 20000 --report-only  # re-summarise, no training
+
+``--report-only`` without the runs (a checkout has only what is committed) re-summarises the
+published per-run results in ``benchmarks/results/suite_<suite>/results/`` instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +29,9 @@ sys.path.insert(0, str(ROOT))
 from agent.cli import PROG  # noqa: E402
 from agent.cli import main as wm_agent  # noqa: E402
 from agent.suite_eval import SuiteOptions, report_suite  # noqa: E402
+from agent.suite_report import write_report  # noqa: E402
+from agent.suite_results import load_results  # noqa: E402
+from agent.suites import get_suite  # noqa: E402
 
 
 def publish(suite_dir: Path, out: Path) -> None:
@@ -35,6 +43,18 @@ def publish(suite_dir: Path, out: Path) -> None:
     for folder in ("results", "plots"):
         if (suite_dir / folder).is_dir():
             shutil.copytree(suite_dir / folder, out / folder, dirs_exist_ok=True)
+
+
+def report_published(suite: str, out: Path) -> None:
+    """Summary and plots again from the per-run results published in ``out`` (when the runs are not here: they
+    are not committed), e.g. after new reference data; the command that trained them is kept."""
+    previous = (out / "summary.md").read_text() if (out / "summary.md").is_file() else ""
+    command = match[1] if (match := re.search(r"^Command: `([^`]*)`", previous, re.MULTILINE)) else ""
+    with tempfile.TemporaryDirectory() as tmp:
+        _, table = write_report(Path(tmp), suite, get_suite(suite).tasks, load_results(out / "results"), command)
+        publish(Path(tmp), out)
+    print(table)
+    print(f"written from the published results: {out / 'summary.md'}, plots/")
 
 
 def main() -> int:
@@ -53,6 +73,10 @@ def main() -> int:
     argv = ["eval", "--suite", args.suite, "--seeds", str(args.seeds), "--steps", str(args.steps),
             "--jobs", str(args.jobs), "--suite-dir", str(suite_dir), *(["--ray", args.ray] if args.ray else []),
             *(["--", *args.train_args] if args.train_args else [])]
+    published = ROOT / "benchmarks" / "results" / f"suite_{args.suite}"
+    if args.report_only and not (suite_dir / "runs").is_dir() and (published / "results").is_dir():
+        report_published(args.suite, published)
+        return 0
     if args.report_only:  # the summary names the command that trained the runs
         report_suite(SuiteOptions(args.suite, args.seeds, args.steps, args.jobs, suite_dir,
                                   train_args=tuple(args.train_args), command=shlex.join([PROG, *argv])))

@@ -109,9 +109,28 @@ def test_learning_table_puts_published_means_beside_ours_at_the_same_steps():
     assert rows[0] == {"env_steps": 10_000, "seed1": 100.0, "seed2": 200.0, "seeds": 2, "median": 150.0,
                        "wall_min_median": 1.5, "TD-MPC": None}
     assert (rows[1]["seed2"], rows[1]["median"], rows[1]["TD-MPC"]) == (None, 300.0, 700.0)
-    assert "At 100k env steps on reacher-easy: TD-MPC2 900.0." in learning.published_note(reference, "reacher-easy",
-                                                                                         "state")
-    assert "none is shown beside a run from pixels" in learning.published_note(reference, "reacher-easy", "pixels")
+    assert "At 100,000 env steps on reacher-easy: TD-MPC2 900.0." in learning.published_note(
+        reference, "reacher-easy", "state", 100_000)
+    assert "At 20,000 env steps on reacher-easy: TD-MPC 700.0." in learning.published_note(
+        reference, "reacher-easy", "state", 20_000)
+    assert "none is shown beside a run from pixels" in learning.published_note(reference, "reacher-easy", "pixels", 0)
+    text = learning.markdown(header, rows)
+    ours, published = text.split("Published at the same env steps")
+    assert "TD-MPC" not in ours and "| env_steps | wm-agent median | TD-MPC |" in published
+    assert "| 20000 | 300.0 | 700.0 |" in published and "| 10000 |" not in published  # no row of '-' only
+
+
+def test_learning_table_regenerated_from_its_json_keeps_ours_and_recomputes_the_published_columns():
+    # A table published when TD-MPC2 was misplaced at 20k; the run directories are gone.
+    rows = [{"env_steps": 10_000, "seed1": 100.0, "seeds": 1, "median": 100.0, "wall_min_median": 1.0,
+             "TD-MPC2": None},
+            {"env_steps": 20_000, "seed1": 300.0, "seeds": 1, "median": 300.0, "wall_min_median": 2.0,
+             "TD-MPC2": 950.0}]
+    reference = {"reacher-easy": {"TD-MPC2": {10_000: [500.0, 700.0]}, "MR.Q": {20_000: [800.0]}}}
+    header, fresh = learning.with_published(rows, "reacher-easy", reference)
+    assert header == ["env_steps", "seed1", "seeds", "median", "wall_min_median", "TD-MPC2", "MR.Q"]
+    assert [(r["median"], r["TD-MPC2"], r["MR.Q"]) for r in fresh] == [(100.0, 600.0, None), (300.0, None, 800.0)]
+    assert rows[1]["TD-MPC2"] == 950.0  # the input is not changed
 
 
 def test_benchmark_limits_reach_the_runs_and_a_run_with_other_limits_is_refused(tmp_path):

@@ -155,25 +155,47 @@ def test_markdown_shows_only_methods_published_at_the_rows_step_and_names_the_ot
     assert "Not shown, no published value at these env steps: TD-MPC2 (published every 100,000 steps)" in table
 
 
-# What each source's step counts (benchmarks/reference/README.md) decides where its points fall in ours.
-SOURCES = {"dmc_tdmpc2_dreamerv3_sac.csv": ("nicklashansen/tdmpc2 commit", ("TD-MPC2", "DreamerV3", "SAC"), 100_000),
-           "dmc_tdmpc.csv": ("nicklashansen/tdmpc commit", ("TD-MPC",), 10_000),
-           "dmc_dreamerv3.csv": ("danijar/dreamerv3 commit", ("DreamerV3 (authors)",), 5_000)}
+
+def test_our_intervals_do_not_move_when_reference_data_changes():
+    tasks = SUITES["dmc-easy"].tasks
+    results = [made_up(t, s, 100.0 * (i + s)) for i, t in enumerate(tasks) for s in (1, 2)]
+    alone, beside = summarise("dmc-easy", tasks, results, {}), summarise("dmc-easy", tasks, results, load_reference())
+    assert [r.ours for r in alone.rows] == [r.ours for r in beside.rows] and alone.iqm == beside.iqm
+    assert beside.published_iqm and not alone.published_iqm
+
+def test_a_method_published_as_a_mean_only_has_no_interval_and_no_iqm():
+    reference = {"reacher-easy": {"BMPC": {20_000: [800.0]}, "TD-MPC": {20_000: [700.0, 720.0]}}}
+    summary = summarise("dmc-easy", ("reacher-easy",), [made_up("reacher-easy", 1, 400.0)], reference)
+    table = markdown(summary, reference)
+    assert "| 800.0 (mean) |" in table and "BMPC: its published mean over seeds" in table
+    assert "TD-MPC" in summary.published_iqm and "BMPC" not in summary.published_iqm
+
+# What each source's step counts (benchmarks/reference/README.md) decides where its points fall in ours:
+# file -> (source named in its header, method -> spacing of its points in our unit).
+SOURCES = {"dmc_tdmpc2_dreamerv3_sac.csv": ("nicklashansen/tdmpc2 commit",
+                                            {"TD-MPC2": 50_000, "DreamerV3": 50_000, "SAC": 50_000}),
+           "dmc_tdmpc.csv": ("nicklashansen/tdmpc commit", {"TD-MPC": 10_000}),
+           "dmc_dreamerv3.csv": ("danijar/dreamerv3 commit", {"DreamerV3 (authors)": 5_000}),
+           "dmc_mrq.csv": ("facebookresearch/MRQ commit", {"MR.Q": 5_000}),
+           "dmc_simbav2_bro.csv": ("DAVIAN-Robotics/SimbaV2 commit", {"SimbaV2": 50_000, "BRO": 12_500}),
+           "dmc_drq.csv": ("dmksjfl/DR.Q commit", {"DR.Q": 25_000}),
+           "dmc_bmpc.csv": ("wertyuilife2/bmpc commit", {"BMPC": 50_000})}
 
 
 def test_reference_files_name_their_source_and_cover_dmc_easy_in_our_step_unit(tmp_path):
     assert sorted(p.name for p in REFERENCE_DIR.glob("*.csv")) == sorted(SOURCES)
-    for name, (source, methods, every) in SOURCES.items():
+    for name, (source, methods) in SOURCES.items():
         header = (REFERENCE_DIR / name).read_text().splitlines()[:2]
         assert source in header[0] and "action repeat 2" in header[1], name
         (tmp_path / name).mkdir()
         shutil.copy(REFERENCE_DIR / name, tmp_path / name)
         reference = load_reference(tmp_path / name)  # this file alone
         for task in SUITES["dmc-easy"].tasks:
-            for method in methods:
+            for method, every in methods.items():
                 steps = sorted(reference[task][method])
                 assert max(steps) <= 1_000_000 and min(b - a for a, b in zip(steps, steps[1:])) == every, (name, task)
-                assert 20_000 in steps or every == 100_000
+                assert all(s % every == 0 for s in steps), (name, task, method)
+                assert (20_000 in steps) == (20_000 % every == 0), (name, task, method)
                 assert all(0 <= r <= 1000 for rs in reference[task][method].values() for r in rs)
     assert set(m for task in load_reference().values() for m in task) == set(METHODS)
 
