@@ -64,9 +64,12 @@ class WorldModelAgent:
         return head, SafetyLearner(head, self.world_model, self.cfg.learn.lr)
 
     def terminal_value(self, z: torch.Tensor) -> torch.Tensor:
-        """V(z) = mean_q Q(z, pi(z)): what the planner adds after its last imagined step."""
+        """V(z) = Q(z, pi(z)) after the planner's last imagined step: the mean of two random heads, or with
+        ``--value-pessimism K`` mean - K * std over all heads."""
         assert self.critic is not None and self.policy is not None
-        return self.critic.q(z, self.policy.sample(z), reduce="mean")
+        action = self.policy.sample(z)
+        k = self.cfg.plan.value_pessimism
+        return self.critic.lower_bound(z, action, k) if k > 0 else self.critic.q(z, action, reduce="mean")
 
     def reset(self) -> None:
         """Call at every episode start: drops the planner's warm start and the LLM's answers."""

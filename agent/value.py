@@ -63,6 +63,13 @@ class QEnsemble(nn.Module):
         qs = self.two_hot.decode(torch.stack([heads[m](za) for m in members]))
         return qs.min(0).values if reduce == "min" else qs.mean(0)
 
+    def lower_bound(self, z: torch.Tensor, action: torch.Tensor, k: float) -> torch.Tensor:
+        """Pessimistic Q (N,): mean - k * std over every member. Where the heads disagree (data is thin and
+        the value is a guess) a plan's value drops; where they agree it is the mean."""
+        za = torch.cat([z, action], -1)
+        qs = self.two_hot.decode(torch.stack([head(za) for head in self.heads]))
+        return qs.mean(0) - k * qs.std(0, correction=0)
+
     @torch.no_grad()
     def update_target(self, tau: float) -> None:
         for p, tp in zip(self.heads.parameters(), self.target.parameters()):

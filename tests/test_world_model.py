@@ -192,3 +192,30 @@ def test_q_head_dropout_acts_only_inside_an_update():
     torch.testing.assert_close(critic.q(z, a), critic.q(z, a))  # deterministic outside updates
     critic.train()
     assert not torch.equal(critic.q(z, a), critic.q(z, a))  # (where dropout would show)
+
+
+def test_value_pessimism_lowers_the_value_where_the_q_heads_disagree():
+    torch.manual_seed(0)
+    critic = QEnsemble(latent_dim=4, action_dim=2, hidden_dim=16, num_q=5, num_bins=101)
+    with torch.no_grad():  # heads that disagree: random output layers (they start at zero, i.e. agreeing)
+        for head in critic.heads:
+            head[-1].weight.normal_(0, 1.0)
+    z, a = torch.randn(8, 4), torch.randn(8, 2)
+    qs = critic.two_hot.decode(torch.stack([head(torch.cat([z, a], -1)) for head in critic.heads]))
+    assert torch.allclose(critic.lower_bound(z, a, 0.0), qs.mean(0))
+    assert torch.allclose(critic.lower_bound(z, a, 1.5), qs.mean(0) - 1.5 * qs.std(0, correction=0))
+    assert torch.all(critic.lower_bound(z, a, 1.0) < qs.mean(0))  # they disagree everywhere here
+
+
+def test_the_planner_terminal_value_is_the_lower_bound_under_value_pessimism():
+    from agent.agent import WorldModelAgent
+    from agent.config import RunConfig
+
+    cfg = RunConfig()
+    cfg.model.latent_dim, cfg.model.hidden_dim, cfg.plan.value_pessimism = 16, 32, 2.0
+    agent = WorldModelAgent((6,), 2, cfg.validate(), torch.device("cpu"))
+    z = torch.rand(4, 16)
+    torch.manual_seed(1)
+    value = agent.terminal_value(z)
+    torch.manual_seed(1)  # the same policy sample
+    assert torch.allclose(value, agent.critic.lower_bound(z, agent.policy.sample(z), 2.0))
