@@ -22,7 +22,9 @@ that already has its evaluation at a stage is skipped; ``--report-only`` prints 
 from what exists. ``--parallel N`` trains N runs at once (cores/N torch threads each).
 
 Settings, and why: ``--seed-steps 500`` (one random episode instead of the default 2,500, during
-which no proposer acts; proposals are meant to matter early, where the model is weak);
+which no proposer acts; proposals are meant to matter early, where the model is weak; keep it a
+multiple of the 500-step episode: the trainer pretrains at an episode's end, so the steps between
+the seed steps and that end plan with an untrained model);
 ``--eval-episodes 5``; no videos; a checkpoint every 1,000 env steps (an interrupted sitting loses
 at most that). The LLM options are the agent's defaults (a request every 10 steps for 4 plans of
 10 steps, deadline 0: an answer serves from the step after it was asked for, shifted), so the
@@ -226,8 +228,11 @@ def summarise(runs: dict[str, dict[int, dict]], stages: list[int], verdict_step:
     by_name = {r["variant"]: r for r in rows}
     for row in rows:
         base = by_name.get(VARIANTS[row["variant"]].baseline)
-        if base is None or base is row:
+        if base is row:
             row["vs_baseline"] = row["violations_vs_baseline"] = ""
+            continue
+        if base is None:
+            row["vs_baseline"] = row["violations_vs_baseline"] = f"no {VARIANTS[row['variant']].baseline} runs"
             continue
         key, vkey = f"return_{verdict_step}", f"violations_{verdict_step}"
         row["vs_baseline"] = compare(row[key], base[key]) if key in row else "pending"
