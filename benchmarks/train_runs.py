@@ -29,6 +29,7 @@ class TrainRun:
     env: str
     seed: int
     options: list[str] = field(default_factory=list)  # 'wm-agent train' options of a new run
+    resume_options: list[str] = field(default_factory=list)  # options added when it is resumed (with --override)
 
 
 def training_command(script: str, argv: list[str]) -> str:
@@ -45,7 +46,8 @@ def threads_per_run(parallel: int) -> int:
 def train_or_resume(run: TrainRun, steps: int, threads: int) -> Path:
     if (run.run_dir / "config.json").is_file():
         # Threads may differ between sittings (e.g. one run alone, then three at once).
-        cmd = ["train", "--resume", str(run.run_dir), "--steps", str(steps), "--threads", str(threads)]
+        cmd = ["train", "--resume", str(run.run_dir), "--steps", str(steps), "--threads", str(threads),
+               *run.resume_options]
     else:
         cmd = ["train", "--env", run.env, "--seed", str(run.seed), "--steps", str(steps),
                "--logdir", str(run.run_dir.parent), "--run-name", run.run_dir.name, "--threads", str(threads),

@@ -353,9 +353,30 @@ def test_elite_and_chosen_rates() -> None:
     p.counts["plans_with_candidates"] = 4
     for chosen in (1.0, 0.0, 1.0, 0.0):
         p.record_plan({"num_candidates": 2.0, "candidate_in_elites": 1.0, "candidate_chosen": chosen,
-                       "candidate_is_best": chosen})
-    p.record_plan({"num_candidates": 0.0, "candidate_in_elites": 0.0})
+                       "candidate_is_best": chosen, "candidate_weight": 0.1 + 0.5 * chosen})
+    p.record_plan({"num_candidates": 0.0, "candidate_in_elites": 0.0, "candidate_weight": 0.0})
     assert p.stats["in_elites_rate"] == 1.0 and p.stats["chosen_rate"] == 0.5
+    assert math.isclose(p.stats["elite_weight_mean"], 0.35)  # (0.6 + 0.1 + 0.6 + 0.1) / 4
+
+
+def test_default_plans_cover_every_step_until_the_next_answer_with_a_zero_deadline() -> None:
+    """An answer lands while the step that asked for it plans, so it first serves the next step; with
+    plans of every + horizon steps it fills the whole horizon on each step until the next answer lands."""
+    every, horizon = 4, TASK.horizon
+    plan = [[0.01 * t, 0.0] for t in range(every + horizon)]
+    with ScriptedChatServer([Reply(plans_json(plan))]) as server:
+        p = LLMProposer(backend(server.base_url), TASK, ProposerConfig(num_candidates=1, every=every))
+        assert p.plan_steps == every + horizon
+        windows = []
+        for _ in range(3 * every):
+            windows.append(p.candidates(STATE))
+            time.sleep(0.05)  # the planner's share of a step: the answer lands meanwhile
+    assert windows[0] is None  # the first step of an episode has nothing yet
+    assert all(w is not None for w in windows[1:])  # no gap at the steps that send the next request
+    assert p.counts["padded"] == 0 and p.counts["dropped_stale"] == 0
+    for step in range(1, 3 * every):  # offsets 1..every of each answer: real plan steps, never padding
+        offset = (step - 1) % every + 1
+        np.testing.assert_allclose(windows[step][0], np.array(plan[offset:offset + horizon]), atol=1e-6)
 
 
 # ------------------------------------------------------------------- planner

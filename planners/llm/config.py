@@ -17,8 +17,9 @@ class ProposerConfig:
     # How long the step that sends a request may wait for its answer. 0 = never
     # wait: an answer is used by the first plan after it arrives.
     deadline_ms: float = 0.0
-    # Steps per proposed plan; 0 = max(planner horizon, every), so one answer
-    # covers the steps until the next request (it is shifted as they pass).
+    # Steps per proposed plan; 0 = every + planner horizon, so that an answer landing the step after
+    # its request still fills the planner's whole horizon at every step until the next one lands
+    # (it is shifted as they pass).
     plan_steps: int = 0
 
     def __post_init__(self) -> None:

@@ -43,8 +43,11 @@ class LLMProposer:
         self.backend = backend
         self.task = task
         self.config = ProposerConfig() if config is None else config
-        self.plan_steps = self.config.plan_steps or max(task.horizon, self.config.every)
+        # An answer is used from the step after its request (deadline 0: it lands while that step plans)
+        # until the next answer lands, ``every`` steps later; each use needs ``horizon`` steps from there.
+        self.plan_steps = self.config.plan_steps or self.config.every + task.horizon
         self.counts: Counter[str] = Counter()
+        self.elite_weight = 0.0  # summed share of the elite weights of the candidates (see record_plan)
         self.last_error = ""  # the latest failure, one line, for logs
         self.fresh = False  # the last candidates come from an answer not used before
         self._flight = SingleFlight("llm-proposer")
@@ -77,15 +80,20 @@ class LLMProposer:
             self.counts["in_elites"] += int(plan_stats.get("candidate_in_elites", 0.0))
             self.counts["chosen"] += int(plan_stats.get("candidate_chosen", 0.0))
             self.counts["best"] += int(plan_stats.get("candidate_is_best", 0.0))
+            # The candidates' share of the elite weights: what they move the plan's mean (the action
+            # acted on when not exploring) by; in_elites alone says nothing of how much.
+            self.elite_weight += float(plan_stats.get("candidate_weight", 0.0))
 
     @property
     def stats(self) -> dict[str, float]:
-        """Counters since construction, plus the elite/chosen rates over plans that had candidates."""
+        """Counters since construction, plus the elite/chosen rates and the mean elite weight over plans that
+        had candidates."""
         out = {k: float(v) for k, v in sorted(self.counts.items())}
         planned = self.counts["plans_with_candidates"]
         if planned:
             out["in_elites_rate"] = self.counts["in_elites"] / planned
             out["chosen_rate"] = self.counts["chosen"] / planned
+            out["elite_weight_mean"] = self.elite_weight / planned
         return out
 
     def close(self) -> None:

@@ -1,0 +1,371 @@
+"""Does the LLM channel earn its place? Eval return with proposers of known quality, early in training.
+
+No model weights can be downloaded here, so the "language model" is a scripted planner of known
+quality (``benchmarks/scripted_llm.py``) behind a local OpenAI-compatible chat server on
+127.0.0.1 that this script starts and stops; it reads the real prompt the agent sends and
+answers with JSON plans (and judge scores). The agent runs unchanged through the CLI::
+
+    wm-agent train --env reacher-easy --proposer llm --llm-base-url http://127.0.0.1:PORT/v1 \\
+        --llm-model scripted-informed ...
+
+Variants (``--variants``): ``none`` (no proposer); ``informed``, ``noisy``, ``random``,
+``adversarial`` (the proposer kinds); each of those with ``-judge`` (the same model also judges,
+``--llm-judge-weight``); ``none-budget`` and ``adversarial-budget`` (``--safety-budget``: does
+a proposer that drives into the safety limits add violations the budget lets through?).
+Every (task, variant, seed) is one real ``wm-agent train`` run in
+``<runs>/<task>/<variant>/seed<k>``, trained in stages: to each of ``--stages`` env steps
+(default 2k, 5k, 10k) in turn, all runs to one stage before any goes on to the next, with
+the trainer's evaluation at the end of each stage (``--eval-every`` is set beyond reach: the
+evaluations are exactly the stage ends). Rerunning the same command resumes every run from
+its checkpoint (the server's new port is passed with ``--override llm_base_url``); a run
+that already has its evaluation at a stage is skipped; ``--report-only`` prints the table
+from what exists. ``--parallel N`` trains N runs at once (cores/N torch threads each).
+
+Settings, and why: ``--seed-steps 500`` (one random episode instead of the default 2,500, during
+which no proposer acts; proposals are meant to matter early, where the model is weak; keep it a
+multiple of the 500-step episode: the trainer pretrains at an episode's end, so the steps between
+the seed steps and that end plan with an untrained model);
+``--eval-episodes 5``; no videos; a checkpoint every 1,000 env steps (an interrupted sitting loses
+at most that). The LLM options are the agent's defaults (a request every 10 steps for 4 plans of
+10 steps, deadline 0: an answer serves from the step after it was asked for, shifted), so the
+measurement is of the channel as users run it. The judge's weight is 0.5, the budget 0.3 (chance).
+
+Reported per task and variant, over seeds: eval return at each stage (mean, population sd,
+each seed in the JSON), the change against ``none`` (the budget variants against ``none-budget``)
+at ``--verdict-step``, eval violations per episode (``eval_safety.csv``), and the TensorBoard
+scalars ``llm/in_elites_rate``, ``llm/chosen_rate`` and ``llm/elite_weight_mean`` (per plan made
+with LLM candidates: one was among the elites / was the elite acted on / their share of the elite
+weights, i.e. how far they move the mean plan; counters restart with each sitting, so each stage's
+value is over the sitting that ended there, normally that stage).
+Verdicts (the issue's targets): with spread = the larger population sd over seeds of the two
+variants compared, ``raises``/``lowers`` when the mean changes by more than the spread,
+``within spread`` otherwise; for violations the same with their own spread.
+
+    python benchmarks/llm_value.py --parallel 2                       # reacher-easy, 11 variants x 3 seeds
+    python benchmarks/llm_value.py --tasks reacher-easy cartpole-swingup --parallel 2
+    python benchmarks/llm_value.py --report-only
+
+Machine time, reacher-easy, default model sizes, the 11 variants x 3 seeds = 33 runs: each run is
+500 random steps, 1,000 pretraining updates, 9,500 planned steps with one update each and
+3 x 5 x 500 = 7,500 evaluation actions. At ~0.35 s per training step and ~0.13 s per evaluation
+action (this 2-core machine while shared) that is ~1.3 h per run, **~42 h** in all; at the idle
+machine's 84 ms / 32 ms (``results/learning_reacher-easy-state-full.md``) ~0.3 h per run, ~10 h.
+The scripted server costs ~10 ms per answer, one answer per 10 steps. Smoke test of the pipeline
+(tiny model, 2 sittings, 1,000 env steps, the port changing between them)::
+
+    python benchmarks/llm_value.py --variants informed-judge --seeds 1 --stages 500 1000 --verdict-step 500 \
+        --seed-steps 250 --eval-episodes 1 --runs /tmp/smoke/runs --out /tmp/smoke/out -- --latent-dim 16 \
+        --hidden-dim 32 --num-samples 32 --num-elites 4 --iterations 2 --num-policy-samples 4 --batch-size 16 \
+        --pretrain-updates 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.scripted_llm import KINDS, MODEL_PREFIX, ScriptedLLMServer  # noqa: E402
+from benchmarks.train_runs import TrainRun, threads_per_run, train_all, training_command  # noqa: E402
+
+NEVER = 10**9  # --eval-every: no periodic evaluation, only the one at each stage's end
+LLM_TAGS = ("in_elites_rate", "chosen_rate", "elite_weight_mean", "requests", "answers", "plans_with_candidates",
+            "judge_verdicts", "judge_overruled")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    kind: str | None  # scripted proposer kind, None = no proposer
+    judge: bool = False
+    budget: bool = False
+
+    @property
+    def baseline(self) -> str:
+        return "none-budget" if self.budget else "none"
+
+
+VARIANTS = {v.name: v for v in [
+    Variant("none", None),
+    *(Variant(k, k) for k in KINDS),
+    *(Variant(f"{k}-judge", k, judge=True) for k in KINDS),
+    Variant("none-budget", None, budget=True),
+    Variant("adversarial-budget", "adversarial", budget=True),
+]}
+
+
+def run_options(variant: Variant, args: argparse.Namespace, base_url: str) -> list[str]:
+    """'wm-agent train' options of a new run of ``variant``."""
+    options = ["--seed-steps", str(args.seed_steps), "--eval-every", str(NEVER), "--eval-episodes",
+               str(args.eval_episodes), "--video-every", "0", "--checkpoint-every", "1000"]
+    if variant.kind is not None:
+        options += ["--proposer", "llm", "--llm-base-url", base_url, "--llm-model", MODEL_PREFIX + variant.kind]
+    if variant.judge:
+        options += ["--llm-judge-weight", str(args.judge_weight)]
+    if variant.budget:
+        options += ["--safety-budget", str(args.budget)]
+    return options + list(args.train_args)
+
+
+def expected_config(variant: Variant, args: argparse.Namespace, task: str, seed: int) -> dict[str, object]:
+    """Config values a run of ``variant`` must have: an existing run with others is another experiment."""
+    expected = {"env.name": task, "seed": seed, "seed_steps": args.seed_steps,
+                "plan.proposer": "none" if variant.kind is None else "llm",
+                "plan.llm_judge_weight": args.judge_weight if variant.judge else 0.0,
+                "plan.safety_budget": args.budget if variant.budget else -1.0}
+    if variant.kind is not None:
+        expected["plan.llm_model"] = MODEL_PREFIX + variant.kind
+    return expected
+
+
+def config_value(config: dict, key: str) -> object:
+    value: object = config
+    for part in key.split("."):
+        value = value[part]  # type: ignore[index]
+    return value
+
+
+def check_config(run_dir: Path, expected: dict[str, object]) -> dict | None:
+    """The run's config.json (None for a new run); exits when it was started with other settings."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return None
+    config = json.loads(path.read_text())
+    wrong = [f"{k}={config_value(config, k)!r} (wanted {v!r})" for k, v in expected.items()
+             if config_value(config, k) != v]
+    if wrong:
+        raise SystemExit(f"{run_dir} was started with other settings: {', '.join(wrong)}; move it aside to "
+                         f"start it again, or use another --runs")
+    return config
+
+
+def resume_options(config: dict | None, base_url: str) -> list[str]:
+    """A resumed LLM run talks to this sitting's server (a new port each time)."""
+    if config is None or config["plan"]["proposer"] != "llm" or config["plan"]["llm_base_url"] == base_url:
+        return []
+    return ["--llm-base-url", base_url, "--override", "llm_base_url"]
+
+
+# ------------------------------------------------------------------ reading the runs
+
+def read_csv(path: Path) -> dict[int, dict[str, float]]:
+    """eval.csv or eval_safety.csv as env steps -> row (empty before the first evaluation)."""
+    if not path.is_file():
+        return {}
+    with open(path) as f:
+        return {int(float(r["env_steps"])): {k: float(v) for k, v in r.items()} for r in csv.DictReader(f)}
+
+
+def llm_scalars(run_dir: Path, stages: list[int]) -> dict[int, dict[str, float]]:
+    """Per stage, the last value of each ``llm/`` scalar logged in (previous stage, stage]."""
+    if not any(run_dir.glob("events.out.tfevents.*")):
+        return {}
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "images": 1, "tensors": 1})
+    ea.Reload()
+    tags = set(ea.Tags()["scalars"])
+    out: dict[int, dict[str, float]] = {}
+    for previous, stage in zip([0, *stages], stages):
+        values = {}
+        for name in LLM_TAGS:
+            if f"llm/{name}" in tags:
+                events = [e for e in ea.Scalars(f"llm/{name}") if previous < e.step <= stage]
+                if events:
+                    values[name] = float(events[-1].value)
+        if values:
+            out[stage] = values
+    return out
+
+
+def read_run(run_dir: Path, stages: list[int]) -> dict[str, dict[int, float | dict[str, float]]]:
+    evals, safety = read_csv(run_dir / "eval.csv"), read_csv(run_dir / "eval_safety.csv")
+    return {"return": {s: evals[s]["return_mean"] for s in stages if s in evals},
+            "wall_seconds": {s: evals[s]["wall_seconds"] for s in stages if s in evals},
+            "violations": {s: safety[s]["episode_cost_mean"] for s in stages if s in safety},
+            "llm": llm_scalars(run_dir, stages)}
+
+
+# ------------------------------------------------------------------ the table
+
+def stats(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"mean": None, "sd": None, "n": 0}
+    return {"mean": round(statistics.fmean(values), 1), "sd": round(statistics.pstdev(values), 1), "n": len(values)}
+
+
+def compare(variant: dict, baseline: dict) -> str:
+    """'raises' / 'lowers' / 'within spread' of ``variant`` against ``baseline`` (``stats`` dicts)."""
+    if not variant["n"] or not baseline["n"]:
+        return "pending"
+    delta, spread = variant["mean"] - baseline["mean"], max(variant["sd"], baseline["sd"])
+    word = "raises" if delta > spread else "lowers" if delta < -spread else "within spread"
+    return f"{word} ({delta:+.1f}, spread {spread:.1f})"
+
+
+def summarise(runs: dict[str, dict[int, dict]], stages: list[int], verdict_step: int) -> list[dict]:
+    """One row per variant: per-stage return and violation stats, LLM rates, and the verdicts at ``verdict_step``."""
+    rows = []
+    for name, seeds in runs.items():
+        row: dict = {"variant": name, "seeds": sorted(seeds)}
+        for stage in stages:
+            row[f"return_{stage}"] = stats([r["return"][stage] for r in seeds.values() if stage in r["return"]])
+            row[f"violations_{stage}"] = stats([r["violations"][stage] for r in seeds.values()
+                                                if stage in r["violations"]])
+            for rate in ("in_elites_rate", "chosen_rate", "elite_weight_mean"):
+                values = [r["llm"][stage][rate] for r in seeds.values() if rate in r["llm"].get(stage, {})]
+                row[f"{rate}_{stage}"] = round(statistics.fmean(values), 3) if values else None
+        row["per_seed"] = {seed: {"return": r["return"], "violations": r["violations"], "llm": r["llm"]}
+                           for seed, r in seeds.items()}
+        rows.append(row)
+    by_name = {r["variant"]: r for r in rows}
+    for row in rows:
+        base = by_name.get(VARIANTS[row["variant"]].baseline)
+        if base is row:
+            row["vs_baseline"] = row["violations_vs_baseline"] = ""
+            continue
+        if base is None:
+            row["vs_baseline"] = row["violations_vs_baseline"] = f"no {VARIANTS[row['variant']].baseline} runs"
+            continue
+        key, vkey = f"return_{verdict_step}", f"violations_{verdict_step}"
+        row["vs_baseline"] = compare(row[key], base[key]) if key in row else "pending"
+        row["violations_vs_baseline"] = compare(row[vkey], base[vkey]) if vkey in row else "pending"
+    return rows
+
+
+def _cell(s: dict) -> str:
+    return "-" if not s["n"] else f"{s['mean']} ± {s['sd']}" + ("" if s["n"] == 3 else f" (n={s['n']})")
+
+
+def _rates(row: dict, rate: str, stages: list[int]) -> str:
+    values = [row.get(f"{rate}_{s}") for s in stages]
+    return "-" if all(v is None for v in values) else " / ".join("-" if v is None else f"{v:.0%}" for v in values)
+
+
+def markdown(rows: list[dict], stages: list[int], verdict_step: int) -> str:
+    header = ["variant", *[f"return @{s}" for s in stages], f"vs baseline @{verdict_step}",
+              f"violations/ep @{verdict_step}", "violations vs baseline", "LLM plan in elites", "LLM plan chosen",
+              "LLM elite weight"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        cells = [r["variant"], *[_cell(r[f"return_{s}"]) for s in stages], r["vs_baseline"] or "(baseline)",
+                 _cell(r.get(f"violations_{verdict_step}", {"n": 0})), r["violations_vs_baseline"] or "(baseline)",
+                 _rates(r, "in_elites_rate", stages), _rates(r, "chosen_rate", stages),
+                 _rates(r, "elite_weight_mean", stages)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def status(rows: list[dict], stages: list[int], seeds: list[int]) -> str:
+    missing = [f"{r['variant']} @{s}" for r in rows for s in stages if r[f"return_{s}"]["n"] < len(seeds)]
+    return "complete" if not missing else f"partial (rerun the command to resume): missing seeds at {', '.join(missing[:8])}" + (
+        f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+
+
+# ------------------------------------------------------------------ main
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=["reacher-easy"], help="dm_control tasks the scripted "
+                        "proposers know: reacher-*, cartpole-* (default: reacher-easy)")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--stages", type=int, nargs="+", default=[2000, 5000, 10000],
+                        help="env steps at which every run is evaluated (it trains to each in turn)")
+    parser.add_argument("--verdict-step", type=int, default=5000, help="stage the verdicts compare at (default 5000)")
+    parser.add_argument("--seed-steps", type=int, default=500, help="random env steps before the agent (and the "
+                        "proposer) acts (default: 500, one reacher episode; the trainer's default is 2500)")
+    parser.add_argument("--eval-episodes", type=int, default=5)
+    parser.add_argument("--judge-weight", type=float, default=0.5, help="--llm-judge-weight of the -judge variants")
+    parser.add_argument("--budget", type=float, default=0.3, help="--safety-budget of the -budget variants")
+    parser.add_argument("--parallel", type=int, default=1, help="runs trained at once (cores/N torch threads each)")
+    parser.add_argument("--max-hours", type=float, default=72.0, help="the chat server stops after this long at the "
+                        "latest (it stops when this script ends anyway)")
+    parser.add_argument("--runs", type=Path, default=ROOT / "benchmarks" / "runs" / "llm_value")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="where llm_value.md/.json go")
+    parser.add_argument("--report-only", action="store_true", help="only print and write the table of what exists")
+    parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options of new runs, after --")
+    args = parser.parse_args(argv)
+    stages = sorted(set(args.stages))
+    if args.verdict_step not in stages:
+        parser.error(f"--verdict-step {args.verdict_step} is not one of --stages {stages}")
+    variants = [VARIANTS[v] for v in args.variants]
+
+    def run_dir(task: str, variant: Variant, seed: int) -> Path:
+        return args.runs / task / variant.name / f"seed{seed}"
+
+    server_counts: dict[str, int] = {}
+    if not args.report_only:
+        with ScriptedLLMServer(max_seconds=3600 * args.max_hours) as server:
+            for stage in stages:  # stage-major: every sitting leaves whole columns of the table
+                todo = []
+                for task in args.tasks:
+                    for seed in args.seeds:
+                        for variant in variants:
+                            path = run_dir(task, variant, seed)
+                            config = check_config(path, expected_config(variant, args, task, seed))
+                            done = read_csv(path / "eval.csv")
+                            if stage in done or (done and max(done) > stage):
+                                continue  # evaluated there already (or past it: cannot go back)
+                            todo.append(TrainRun(path, task, seed, run_options(variant, args, server.base_url),
+                                                 resume_options(config, server.base_url)))
+                if todo:
+                    print(f"stage {stage}: {len(todo)} runs", flush=True)
+                    train_all(todo, stage, args.parallel)
+            server_counts = dict(server.counts)
+
+    previous = args.out / "llm_value.json"
+    results = {"command": training_command(__file__, sys.argv[1:] if argv is None else argv), "stages": stages,
+               "seeds": args.seeds, "verdict_step": args.verdict_step, "seed_steps": args.seed_steps,
+               "eval_episodes": args.eval_episodes, "judge_weight": args.judge_weight, "budget": args.budget,
+               "parallel": args.parallel, "threads_per_run": threads_per_run(args.parallel),
+               "train_args": args.train_args, "server_counts_last_sitting": server_counts, "tasks": {}}
+    if args.report_only and previous.is_file():  # a table regenerated without training keeps how the runs were made
+        before = json.loads(previous.read_text())
+        results.update({k: before[k] for k in ("command", "seed_steps", "eval_episodes", "judge_weight", "budget",
+                                                "parallel", "threads_per_run", "train_args", "server_counts_last_sitting")
+                        if k in before})
+    text = [f"# LLM proposers of known quality: does the channel help, and do bad ones cost nothing?\n",
+            f"Command: `{results['command']}`\n", _setup_note(results)]
+    for task in args.tasks:
+        runs = {v.name: {s: read_run(run_dir(task, v, s), stages) for s in args.seeds} for v in variants}
+        rows = summarise(runs, stages, args.verdict_step)
+        wall = [r["wall_seconds"][max(r["wall_seconds"])] for seeds in runs.values() for r in seeds.values()
+                if r["wall_seconds"]]
+        table = markdown(rows, stages, args.verdict_step)
+        print(f"{task}\n{table}")
+        results["tasks"][task] = {"status": status(rows, stages, args.seeds), "rows": rows,
+                                  "wall_hours_summed": round(sum(wall) / 3600, 2)}
+        text += [f"## {task}\n", f"**Status: {results['tasks'][task]['status']}.** Training wall-clock summed "
+                 f"over runs: {sum(wall) / 3600:.1f} h.\n", table, ""]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "llm_value.md").write_text("\n".join(text) + "\n")
+    (args.out / "llm_value.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _setup_note(results: dict) -> str:
+    return (f"Each cell: eval return (mean ± population sd over seeds {results['seeds']}, {results['eval_episodes']} "
+            f"evaluation episodes each, no exploration noise) at the env steps shown; runs trained in stages to "
+            f"{', '.join(map(str, results['stages']))} env steps with `--seed-steps {results['seed_steps']}`, "
+            f"{results['parallel']} at once on a {os.cpu_count()}-core machine with {results['threads_per_run']} torch "
+            f"thread(s) each; extra options: `{' '.join(results['train_args']) or 'none'}`. Proposers are the scripted "
+            f"models of `benchmarks/scripted_llm.py` behind a local OpenAI-compatible server, with the agent's default "
+            f"LLM options; `-judge`: the same model judges with `--llm-judge-weight {results['judge_weight']}`; `-budget`: "
+            f"`--safety-budget {results['budget']}`, compared with `none-budget`. `vs baseline`: the change in mean "
+            f"return against `none` (or `none-budget`) at that step, `raises`/`lowers` when it exceeds the spread (the "
+            f"larger population sd of the two), else `within spread`; violations (eval steps over the safety limits per "
+            f"episode) compared the same way. LLM plan in elites / chosen / elite weight: `llm/in_elites_rate` / "
+            f"`llm/chosen_rate` / `llm/elite_weight_mean` over each stage's sitting (per plan made with LLM candidates: "
+            f"one was among the elites / was the elite acted on / their share of the elite weights, which is how far "
+            f"they move the mean plan acted on in evaluation), mean over seeds, one value per stage.\n")
+
+
+if __name__ == "__main__":
+    main()
