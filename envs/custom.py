@@ -71,9 +71,8 @@ def make_custom(name: str, *, image_size: int, pixels: bool) -> tuple[gym.Env, i
 
     Returns the env, its episode limit in env steps and a name per state element.
     """
-    env_id = check_registered(name)
-    spec = gym.spec(env_id)
-    env = _make_rendering(env_id, image_size, pixels)
+    spec = gym.spec(check_registered(name))
+    env = _make_rendering(spec, image_size)
     try:
         _check_spaces(name, env)
         limit = spec.max_episode_steps
@@ -98,33 +97,29 @@ def make_custom(name: str, *, image_size: int, pixels: bool) -> tuple[gym.Env, i
     return env, int(limit), [f"obs[{i}]" for i in range(size)]
 
 
-def _make_rendering(env_id: str, image_size: int, pixels: bool) -> gym.Env:
+def _make_rendering(spec: gym.envs.registration.EnvSpec, image_size: int) -> gym.Env:
     """``gym.make`` with ``rgb_array`` rendering where the env offers it (frame size if it takes one)."""
-    spec = gym.spec(env_id)
-    modes = _render_modes(spec)
-    if "rgb_array" not in modes:
-        return gym.make(env_id)
-    kwargs = {"render_mode": "rgb_array"}
-    if _accepts_size(spec):
-        kwargs.update(width=image_size, height=image_size)
-    return gym.make(env_id, **kwargs)
-
-
-def _render_modes(spec: gym.envs.registration.EnvSpec) -> list[str]:
-    entry = spec.entry_point
-    if isinstance(entry, str):
-        module, _, attr = entry.partition(":")
-        entry = getattr(importlib.import_module(module), attr)
+    entry = _entry_point(spec)
     metadata = getattr(entry, "metadata", None) or {}
-    return list(metadata.get("render_modes", []))
+    if "rgb_array" not in metadata.get("render_modes", []):
+        return gym.make(spec)
+    kwargs = {"render_mode": "rgb_array"}
+    if _accepts_size(entry):
+        kwargs.update(width=image_size, height=image_size)
+    return gym.make(spec, **kwargs)
 
 
-def _accepts_size(spec: gym.envs.registration.EnvSpec) -> bool:
-    """Whether the env's constructor takes ``width``/``height`` (Gymnasium's MujocoEnv does)."""
+def _entry_point(spec: gym.envs.registration.EnvSpec) -> object:
+    """The class or function a registration names (``"module:attr"`` strings imported)."""
     entry = spec.entry_point
     if isinstance(entry, str):
         module, _, attr = entry.partition(":")
         entry = getattr(importlib.import_module(module), attr)
+    return entry
+
+
+def _accepts_size(entry: object) -> bool:
+    """Whether the env's constructor takes ``width``/``height`` (Gymnasium's MujocoEnv does)."""
     try:
         params = inspect.signature(entry).parameters
     except (TypeError, ValueError):
