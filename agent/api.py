@@ -62,7 +62,8 @@ class Policy:
         if obs.shape != shape and obs.shape[1:] != shape:
             raise ValueError(f"observation of shape {obs.shape}: expected {shape} or a batch "
                              f"(N, {', '.join(map(str, shape))})")
-        batch = obs if obs.shape != shape else obs[None]
+        single = obs.shape == shape
+        batch = obs[None] if single else obs
         agent = self._run.agent
         if not plan:
             if agent.policy is None:
@@ -71,11 +72,11 @@ class Policy:
             with torch.no_grad():
                 z = agent.world_model.initial_latent(torch.as_tensor(batch, device=self.device))
                 actions = agent.policy.mean_action(z).float().cpu().numpy()
-        elif batch is obs:
-            actions = np.stack([self._plan_cold(o, explore) for o in batch])
-        else:
+        elif single:
             actions = agent.act(obs, explore=explore, rng=self._rng)[None]
-        return actions if batch is obs else actions[0]
+        else:
+            actions = np.stack([self._plan_cold(o, explore) for o in batch])
+        return actions[0] if single else actions
 
     def _plan_cold(self, obs: np.ndarray, explore: bool) -> np.ndarray:
         self._run.agent.planner.reset()
