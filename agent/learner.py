@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from agent.config import LearnConfig, ModelConfig
-from agent.math import RunningScale
+from agent.math import RunningScale, adam
 from agent.profiling import OFF, PhaseTimer
 from agent.policy_prior import PolicyPrior
 from agent.value import QEnsemble
@@ -48,8 +48,8 @@ class Learner:
         ]
         if critic is not None:
             groups.append({"params": list(critic.heads.parameters())})
-        self.model_optim = torch.optim.Adam(groups, lr=learn.lr)
-        self.policy_optim = torch.optim.Adam(policy.parameters(), lr=learn.lr, eps=1e-5) if policy else None
+        self.model_optim = adam(groups, lr=learn.lr)
+        self.policy_optim = adam(policy.parameters(), lr=learn.lr, eps=1e-5) if policy else None
         # None = bf16 autocast where the device does bf16 natively (planners/precision.py)
         self.bf16 = use_bf16(learn.update_bf16, next(world_model.parameters()).device)
         self.q_scale = RunningScale()
@@ -149,7 +149,7 @@ class Learner:
             total.backward()
         with self.timer("update.optimizer"):
             grad_norm = torch.nn.utils.clip_grad_norm_(
-                [p for g in self.model_optim.param_groups for p in g["params"]], self.cfg.grad_clip)
+                [p for g in self.model_optim.param_groups for p in g["params"]], self.cfg.grad_clip, foreach=True)
             if not torch.isfinite(grad_norm):
                 return self._skip_nonfinite()
             self.model_optim.step()
@@ -226,7 +226,7 @@ class Learner:
             return float("nan")  # leave the policy as it is; the model step already went through
         self.policy_optim.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.cfg.grad_clip, foreach=True)
         self.policy_optim.step()
         return loss.item()
 
@@ -237,11 +237,20 @@ class Learner:
                 "nonfinite_skipped": self.nonfinite_skipped, "restores": self.restores}
 
     def load_state_dict(self, state: dict) -> None:
-        self.model_optim.load_state_dict(state["model_optim"])
+        _load_keeping_fused(self.model_optim, state["model_optim"])
         if self.policy_optim is not None and state["policy_optim"] is not None:
-            self.policy_optim.load_state_dict(state["policy_optim"])
+            _load_keeping_fused(self.policy_optim, state["policy_optim"])
         self.q_scale.load_state_dict(state["q_scale"])
         self.num_updates = state["num_updates"]
         self.nonfinite_skipped = state.get("nonfinite_skipped", 0)
         self.restores = state.get("restores", 0)
         self._last_good = self._snapshot()
+
+
+def _load_keeping_fused(optim: torch.optim.Optimizer, state: dict) -> None:
+    """Load an optimizer's state, keeping its own kernel choice: a checkpoint written before Adam
+    was fused (its groups say fused=None) would otherwise switch a resumed run to the slow loop."""
+    fused = [group.get("fused") for group in optim.param_groups]
+    optim.load_state_dict(state)
+    for group, flag in zip(optim.param_groups, fused):
+        group["fused"] = flag

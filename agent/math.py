@@ -51,11 +51,38 @@ class TwoHot:
 
 
 def simnorm(z: torch.Tensor, group: int) -> torch.Tensor:
-    """Softmax within groups of ``group`` units: keeps latents bounded over long rollouts."""
+    """Softmax within groups of ``group`` consecutive units: keeps latents bounded over long rollouts.
+
+    Computed over a (N, group, groups) transposed view, not the natural (N, groups, group): ATen's
+    AVX512 softmax along a last dim of 8 falls back to a slow path (measured on an AMX Xeon,
+    280x128 latents: 896 us against 176 us this way, forward+backward 1419 against 405 us), while a
+    softmax along an inner dim vectorises over the dims after it. The groups are the same units, so
+    the result equals the plain softmax to float rounding (tests/test_math.py). In fp32, as
+    autocast would run a softmax anyway.
+    """
     if group <= 0:
         return z
     shape = z.shape
-    return F.softmax(z.reshape(*shape[:-1], -1, group), dim=-1).reshape(shape)
+    grouped = z.float().reshape(-1, shape[-1] // group, group).transpose(1, 2)
+    return F.softmax(grouped, dim=1).transpose(1, 2).reshape(shape)
+
+
+def ema_(targets: list[torch.Tensor], sources: list[torch.Tensor], tau: float) -> None:
+    """targets <- targets + tau * (sources - targets), in one fused call over all tensors
+    (a Python loop of lerp_ took ~150 small ops per update)."""
+    with torch.no_grad():
+        torch._foreach_lerp_(targets, sources, tau)
+
+
+def adam(params: list | object, lr: float, **kwargs: object) -> torch.optim.Adam:
+    """Adam with its fused kernel (one call per step instead of ~10 ops per tensor), where torch
+    offers it for the parameters' device: 3x faster on CPU for the agent's ~40 tensors."""
+    params = list(params)  # type: ignore[call-overload]
+    first = next(iter(params), None)
+    tensors = first["params"] if isinstance(first, dict) else params
+    device = next(iter(tensors)).device.type if tensors else "cpu"
+    fused = device in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=lr, fused=fused, **kwargs)  # type: ignore[arg-type]
 
 
 class RunningScale:

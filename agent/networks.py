@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -33,10 +35,12 @@ class SparseDropout(nn.Module):
     """Dropout that draws random numbers for the dropped entries only, not for every entry.
 
     The same distribution as ``nn.Dropout``: each entry is zeroed independently with probability
-    ``p`` and the rest scaled by 1/(1-p). It draws the number of dropped entries, k ~ Binomial(n, p),
-    then k distinct positions uniformly. For the Q-heads' p = 0.01 that is ~100x fewer random draws:
-    on this project's CPU a (768, 256) mask took 12-17 ms with ``nn.Dropout`` and 1.2 ms this way,
-    and ``nn.Dropout`` was the update's largest cost after the matmuls. Large ``p`` uses ``nn.Dropout``.
+    ``p`` and the rest scaled by 1/(1-p). The dropped positions of the flattened input are a
+    Bernoulli(p) process, drawn as the running sum of its Geometric(p) gaps, so for the Q-heads'
+    p = 0.01 there are ~100x fewer random draws than entries and no mask the input's size. On an
+    AMX Xeon a (768, 256) activation took 2.2-2.6 ms with ``nn.Dropout`` (CPU random numbers cost
+    ~10 ns each), 0.6 ms with this class's earlier draw (count, then distinct positions through a
+    sort) and ~0.2 ms this way. Large ``p`` uses ``nn.Dropout``.
     """
 
     SPARSE_BELOW = 0.1
@@ -52,27 +56,36 @@ class SparseDropout(nn.Module):
             return x
         if self.p >= self.SPARSE_BELOW:
             return nn.functional.dropout(x, self.p, True)
-        n = x.numel()
-        k = int(torch.binomial(torch.tensor([float(n)]), torch.tensor([self.p])).item())
-        dropped = torch.zeros(n, dtype=torch.bool, device=x.device)
-        dropped[_distinct_positions(n, k, x.device)] = True
-        return x.masked_fill(dropped.view_as(x), 0.0) * (1.0 / (1.0 - self.p))
+        out = x * (1.0 / (1.0 - self.p))
+        # in place on the product: its backward (a scale) does not need it, and index_fill_'s zeroes the
+        # gradient exactly at the dropped entries
+        out.view(-1).index_fill_(0, bernoulli_positions(out.numel(), self.p, x.device), 0.0)
+        return out
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
 
-def _distinct_positions(n: int, k: int, device: torch.device) -> torch.Tensor:
-    """k distinct positions of range(n), uniformly among all k-subsets (k much smaller than n).
+def bernoulli_positions(n: int, p: float, device: torch.device) -> torch.Tensor:
+    """The indices in range(n) where independent Bernoulli(p) draws succeed, in increasing order.
 
-    The distinct values of uniform draws with replacement are a uniform subset of their count;
-    a random k of them is then a uniform k-subset. A few extra draws make repeats rare.
+    Gaps between successes are Geometric(p): G = floor(log U / log(1 - p)) + 1 for U uniform in
+    (0, 1], since P(G > j) = P(U <= (1 - p)^j) = (1 - p)^j. Their running sum, in float64 (exact for
+    any realistic n), gives the positions; more gaps are drawn until the sum passes n.
     """
-    draws = torch.empty(0, dtype=torch.long, device=device)
-    while draws.numel() < k:
-        extra = k - draws.numel() + 8 + k // 16
-        draws = torch.unique(torch.cat([draws, torch.randint(n, (extra,), device=device)]))
-    return draws[torch.randperm(draws.numel(), device=device)[:k]]
+    expected = n * p
+    log_q = math.log1p(-p)
+    chunks, last = [], -1.0
+    while last < n:
+        count = int(expected + 6 * math.sqrt(expected) + 16)
+        u = 1.0 - torch.rand(count, dtype=torch.float64, device=device)  # (0, 1]
+        gaps = torch.floor(torch.log(u) / log_q) + 1.0
+        positions = gaps.cumsum_(0).add_(last)
+        chunks.append(positions)
+        last = float(positions[-1])
+        expected = (n - last) * p  # what a further chunk still has to cover
+    positions = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+    return positions[positions < n].long()
 
 
 def _small_init(weight: torch.Tensor, bias: torch.Tensor | None) -> None:

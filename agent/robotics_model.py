@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from agent.config import ModelConfig
-from agent.math import TwoHot, simnorm
+from agent.math import TwoHot, ema_, simnorm
 from agent.networks import PixelDecoder, PixelEncoder, mlp
 from agent.safety_head import SafetyHead
 from envs.fused import split_fused
@@ -137,5 +137,4 @@ class RoboticsWorldModel(nn.Module):
 
     @torch.no_grad()
     def update_target_encoder(self, tau: float) -> None:
-        for p, tp in zip(self.encoder.parameters(), self.target_encoder.parameters()):
-            tp.lerp_(p, tau)
+        ema_(list(self.target_encoder.parameters()), list(self.encoder.parameters()), tau)

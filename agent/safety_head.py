@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agent.math import adam
 from agent.networks import mlp
 
 UNSAFE_THRESHOLD = 0.5  # P(unsafe) above which a step counts as predicted unsafe (metrics, video)
@@ -64,7 +65,7 @@ class SafetyLearner:
     def __init__(self, head: SafetyHead, model: _Rollable, lr: float, max_pos_weight: float = 20.0,
                  rate_tau: float = 0.01) -> None:
         self.head, self.model = head, model
-        self.optim = torch.optim.Adam(head.parameters(), lr=lr)
+        self.optim = adam(head.parameters(), lr=lr)
         self.max_pos_weight, self.rate_tau = max_pos_weight, rate_tau
         self.pos_rate: float | None = None  # running fraction of unsafe steps in the batches
 

@@ -20,7 +20,7 @@ import copy
 import torch
 from torch import nn
 
-from agent.math import TwoHot
+from agent.math import TwoHot, ema_
 from agent.networks import mlp
 
 SUBSET = 2  # members drawn for each Q estimate
@@ -72,5 +72,4 @@ class QEnsemble(nn.Module):
 
     @torch.no_grad()
     def update_target(self, tau: float) -> None:
-        for p, tp in zip(self.heads.parameters(), self.target.parameters()):
-            tp.lerp_(p, tau)
+        ema_(list(self.target.parameters()), list(self.heads.parameters()), tau)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from agent.config import ModelConfig
-from agent.math import TwoHot, simnorm
+from agent.math import TwoHot, ema_, simnorm
 from agent.networks import PixelDecoder, PixelEncoder, mlp
 
 
@@ -108,5 +108,4 @@ class LatentWorldModel(nn.Module):
 
     @torch.no_grad()
     def update_target_encoder(self, tau: float) -> None:
-        for p, tp in zip(self.encoder.parameters(), self.target_encoder.parameters()):
-            tp.lerp_(p, tau)
+        ema_(list(self.target_encoder.parameters()), list(self.encoder.parameters()), tau)

@@ -60,3 +60,28 @@ def test_q_head_mlp_uses_it_and_p_out_of_range_is_refused():
     assert any(isinstance(m, SparseDropout) for m in net)
     with pytest.raises(ValueError, match="dropout p"):
         SparseDropout(1.0)
+
+
+def test_dropped_count_spreads_as_a_binomial_one():
+    # positions are independent Bernoulli draws: the count per call has variance n p (1 - p),
+    # not that of a fixed or merely uniform-subset count
+    torch.manual_seed(4)
+    layer = SparseDropout(0.02).train()
+    x = torch.ones(50, 100)
+    counts = torch.tensor([(layer(x) == 0).sum().item() for _ in range(2000)], dtype=torch.float64)
+    n, p = x.numel(), 0.02
+    assert abs(counts.mean().item() - n * p) < 5 * math.sqrt(n * p * (1 - p) / 2000)
+    assert abs(counts.var().item() / (n * p * (1 - p)) - 1) < 0.15
+
+
+def test_bernoulli_positions_cover_the_whole_range_even_when_it_needs_more_draws():
+    from agent.networks import bernoulli_positions
+
+    torch.manual_seed(5)
+    hits = torch.zeros(10)
+    for _ in range(4000):
+        pos = bernoulli_positions(10, 0.09, torch.device("cpu"))
+        assert (pos[1:] > pos[:-1]).all() and (pos >= 0).all() and (pos < 10).all()
+        hits[pos] += 1
+    assert ((hits / 4000 - 0.09).abs() < 0.02).all()
+    assert bernoulli_positions(0, 0.01, torch.device("cpu")).numel() == 0
