@@ -7,6 +7,8 @@ the parts and acts.
 
 from __future__ import annotations
 
+import copy
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -39,8 +41,13 @@ class WorldModelAgent:
         self.critic = QEnsemble(z_dim, action_dim, m.hidden_dim, m.num_q, m.num_bins, m.q_dropout).to(device) \
             if needs_actor_critic else None
         self.policy = PolicyPrior(z_dim, action_dim, m.hidden_dim).to(device) if needs_actor_critic else None
-        self.learner = Learner(self.world_model, self.critic, self.policy, cfg.learn, m,
-                               recon_batch=cfg.reconstruction_batch)
+        # With --schedule overlap the learner trains its own copies of the networks in a thread while
+        # the planner acts with these; sync_from_learner() hands the new weights over after each update.
+        self.separate_learner = cfg.learn.schedule == "overlap"
+        learned = (self.world_model, self.critic, self.policy)
+        if self.separate_learner:
+            learned = copy.deepcopy(learned)
+        self.learner = Learner(*learned, cfg.learn, m, recon_batch=cfg.reconstruction_batch)
         self.safety_head, self.safety_learner = self._safety_parts(z_dim)
         self.constraint = _constraint(cfg, self.safety_head)
         self.last_p_unsafe = float("nan")  # the head's P(unsafe) of the last action taken
@@ -148,6 +155,21 @@ class WorldModelAgent:
             latents.append(z)
         return self.world_model.decode_observation(torch.cat(latents)).float().cpu().numpy()
 
+    def _pairs(self) -> list[tuple[torch.nn.Module, torch.nn.Module]]:
+        """(acting module, the learner's module) for each network the learner trains."""
+        learned = (self.learner.wm, self.learner.critic, self.learner.policy)
+        return [(a, b) for a, b in zip((self.world_model, self.critic, self.policy), learned) if a is not None]
+
+    def sync_from_learner(self) -> None:
+        """Give the acting networks the learner's weights (a no-op when they are the same networks)."""
+        if self.separate_learner:
+            _copy_tensors([(acting, learned) for acting, learned in self._pairs()])
+
+    def sync_to_learner(self) -> None:
+        """Give the learner's copies the acting networks' weights (after loading them, or new obs statistics)."""
+        if self.separate_learner:
+            _copy_tensors([(learned, acting) for acting, learned in self._pairs()])
+
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         losses = self.learner.update(batch)
         if self.safety_learner is not None and "nonfinite_skipped" not in losses:
@@ -177,12 +199,21 @@ class WorldModelAgent:
             self.critic.load_state_dict(state["critic"])
         if self.policy is not None:
             self.policy.load_state_dict(state["policy"])
+        self.sync_to_learner()  # before the learner's state: it snapshots its networks as the last good weights
         self.learner.load_state_dict(state["learner"])
         if self.safety_head is not None and state.get("safety_head") is not None:
             self.safety_head.load_state_dict(state["safety_head"])
             self.safety_learner.load_state_dict(state["safety_learner"])
         if self.constraint is not None and state.get("constraint") is not None:
             self.constraint.load_state_dict(state["constraint"])
+
+
+def _copy_tensors(pairs: list[tuple[torch.nn.Module, torch.nn.Module]]) -> None:
+    """Copy every parameter and buffer of each source module into its destination, in one foreach call."""
+    dst = [t for d, _ in pairs for t in (*d.parameters(), *d.buffers())]
+    src = [t for _, s in pairs for t in (*s.parameters(), *s.buffers())]
+    with torch.no_grad():
+        torch._foreach_copy_(dst, src)
 
 
 def build_agent(cfg: RunConfig, env: gym.Env, device: torch.device) -> WorldModelAgent:

@@ -92,6 +92,11 @@ class LearnConfig:
     discount: float = _f(0.99, "reward discount")
     tau: float = _f(0.01, "Polyak rate of the target encoder and target Q")
     utd: float = _f(1.0, "model updates per env step (update-to-data ratio)")
+    schedule: str = _f("serial", "'serial': plan, step the env, then update, one after the other (runs reproduce bit "
+                                 "for bit); 'overlap': the next action is planned while the updates of the last step "
+                                 "run in a learner thread, each on its own core, with weights at most one update old "
+                                 "(not bit-reproducible: both threads draw from torch's RNG). Not with a safety head",
+                       choices=("serial", "overlap"))
     update_bf16: bool | None = _f(None, "run the model updates under bfloat16 autocast (losses and optimizer state "
                                         "stay fp32); not given = where bf16 is native (CUDA, CPUs with AVX512-BF16 "
                                         "or AMX: 1.45x faster per update there), fp32 elsewhere (emulated bf16 "
@@ -215,6 +220,8 @@ class RunConfig:
             (0 < self.learn.discount <= 1, "discount", self.learn.discount, "a number in (0, 1]"),
             (0 < self.learn.tau <= 1, "tau", self.learn.tau, "a number in (0, 1]"),
             (_finite(self.learn.utd) and self.learn.utd > 0, "utd", self.learn.utd, "a finite number > 0"),
+            (self.learn.schedule == "serial" or not self.learns_safety, "schedule", self.learn.schedule,
+             "'serial' with a safety head (--safety-head, --safety-budget or --model robotics)"),
             (self.plan.plan_horizon >= 1, "plan_horizon", self.plan.plan_horizon, "an integer >= 1"),
             (self.plan.num_samples >= 1, "num_samples", self.plan.num_samples, "an integer >= 1"),
             (1 <= self.plan.num_elites <= self.plan.num_samples, "num_elites", self.plan.num_elites,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -82,7 +83,11 @@ class Trainer:
         cfg, run_dir = self.cfg, self.run_dir
         if not resume:
             cfg.save(run_dir / CONFIG_FILE)
-        set_threads(cfg.threads)
+        # Overlapped, planning and updating each take a core: one intra-op thread per side unless told otherwise.
+        self.overlap = cfg.learn.schedule == "overlap"
+        set_threads(cfg.threads or (1 if self.overlap else 0))
+        self._learner_thread = ThreadPoolExecutor(1, thread_name_prefix="learner") if self.overlap else None
+        self._pending_updates: Future | None = None
         seed_everything(cfg.seed)
         self.device = pick_device(cfg.device)
         repeat = cfg.env.action_repeat or None
@@ -174,6 +179,7 @@ class Trainer:
         ahead of the replay files that a resume rebuilds the replay from. They are tried again
         first, so the last checkpoint of a run whose disk has room again catches up.
         """
+        self._finish_updates()  # the checkpoint holds the weights after every update so far
         if self.replay.unsaved:
             pending = len(self.replay.unsaved)
             self.replay.write_unsaved()
@@ -235,6 +241,8 @@ class Trainer:
                                 f"continue with: wm-agent train --resume {self.run_dir}")
         finally:
             signal.signal(signal.SIGTERM, previous)
+            if self._learner_thread is not None:
+                self._learner_thread.shutdown(wait=True)
             bar.close()
             self.agent.close()
             self.logger.close()
@@ -264,6 +272,7 @@ class Trainer:
                     action = self.agent.act(obs, explore=True, rng=self.rng)
                 pace.plan_seconds += time.perf_counter() - t0
                 pace.planned += 1
+            self._finish_updates()
             with self.timer("env"):
                 obs, reward, terminated, truncated, info = self.env.step(action)
                 builder.add(action, float(reward), obs, bool(terminated), _extras(info))
@@ -276,14 +285,18 @@ class Trainer:
                                          f"the env is reset")
             if self.pretrained:
                 self.update_debt += cfg.learn.utd
-                t0 = time.perf_counter()
-                with self.timer("update"):
-                    while self.update_debt >= 1:
-                        _accumulate(pace.losses_sum, self._update())
-                        pace.updates += 1
-                        self.update_debt -= 1
-                pace.update_seconds += time.perf_counter() - t0
+                if self.overlap:
+                    self._start_updates(pace)
+                else:
+                    t0 = time.perf_counter()
+                    with self.timer("update"):
+                        while self.update_debt >= 1:
+                            _accumulate(pace.losses_sum, self._update())
+                            pace.updates += 1
+                            self.update_debt -= 1
+                    pace.update_seconds += time.perf_counter() - t0
             bar.update(1)
+        self._finish_updates()
         with self.timer("episode_end"):
             self._end_episode(builder.build(), pace, bar)
         if not self.pretrained and self.env_steps >= cfg.seed_steps:
@@ -330,9 +343,44 @@ class Trainer:
         elif pending_before and not pending:
             self.logger.message(f"wrote the {pending_before + added} episodes that were waiting for disk space")
 
-    def _update(self) -> dict[str, float]:
-        with self.timer("sample"):
-            batch = self.replay.sample(self.cfg.learn.batch_size, self.cfg.learn.horizon, self.rng, self.device)
+    def _start_updates(self, pace: EpisodePace) -> None:
+        """Overlapped schedule: hand this step's updates to the learner thread and return at once.
+
+        The batches are drawn here, so the replay and its RNG stay in this thread; the learner
+        trains its own copies of the networks, which ``_finish_updates`` hands to the planner.
+        """
+        batches = []
+        while self.update_debt >= 1:
+            with self.timer("sample"):
+                batches.append(self._sample())
+            self.update_debt -= 1
+        if batches:
+            self._pending_updates = self._learner_thread.submit(self._run_updates, batches, pace)
+
+    def _run_updates(self, batches: list[dict[str, torch.Tensor]], pace: EpisodePace) -> None:
+        t0 = time.perf_counter()
+        with self.timer("update"):
+            for batch in batches:
+                _accumulate(pace.losses_sum, self._update(batch))
+                pace.updates += 1
+        pace.update_seconds += time.perf_counter() - t0
+
+    def _finish_updates(self) -> None:
+        """Wait for the learner thread's updates (re-raising their error) and give the planner their weights."""
+        if self._pending_updates is None:
+            return
+        self._pending_updates.result()
+        self.agent.sync_from_learner()
+        # cleared last: a SIGTERM landing in between leaves it set, and save() waits and syncs again
+        self._pending_updates = None
+
+    def _sample(self) -> dict[str, torch.Tensor]:
+        return self.replay.sample(self.cfg.learn.batch_size, self.cfg.learn.horizon, self.rng, self.device)
+
+    def _update(self, batch: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+        if batch is None:
+            with self.timer("sample"):
+                batch = self._sample()
         losses = self.agent.update(batch)
         if "nonfinite_skipped" in losses:  # the learner skipped a NaN/Inf step
             if losses["restored_last_good"]:
@@ -346,9 +394,11 @@ class Trainer:
         if self.replay.valid_starts(self.cfg.learn.horizon).size == 0:
             return  # episodes still shorter than the training horizon: wait for more data
         self.agent.world_model.set_obs_stats(torch.as_tensor(self.replay.observations(), device=self.device))
+        self.agent.sync_to_learner()
         losses: dict[str, float] = {}
         for _ in tqdm(range(self.cfg.pretrain_updates), desc="pretraining", leave=False, disable=not self.progress):
             _accumulate(losses, self._update())
+        self.agent.sync_from_learner()
         if self.cfg.pretrain_updates:
             self.logger.scalars("loss", {k: v / self.cfg.pretrain_updates for k, v in losses.items()}, self.env_steps)
         self.pretrained = True
