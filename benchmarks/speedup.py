@@ -11,6 +11,7 @@ over the baseline's, per round and as the median of the rounds.
     python benchmarks/speedup.py --baseline b6cd575
     python benchmarks/speedup.py --baseline b6cd575 --label fp32-baseline \\
         --baseline-args="--no-update-bf16 --no-bf16"
+    python benchmarks/speedup.py --baseline HEAD --label overlap --current-args="--schedule overlap"
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", default="b6cd575", help="revision to compare with (default: %(default)s)")
     parser.add_argument("--baseline-args", default="", help="extra train options for the baseline side only")
+    parser.add_argument("--current-args", default="", help="extra train options for this checkout's side only "
+                                                           "(e.g. --current-args='--schedule overlap')")
     parser.add_argument("--env", default="Reacher-v5", help="env (default: %(default)s: 50-step episodes, so a "
                                                            "short run times several whole episodes)")
     parser.add_argument("--obs", nargs="+", default=["state", "pixels"], choices=["state", "pixels"])
@@ -87,7 +90,7 @@ def main() -> None:
         commit = export_revision(args.baseline, baseline_dir)
         logdir = Path(tmp) / "runs"
         sides = {"baseline": (baseline_dir, [*args.train_args, *shlex.split(args.baseline_args)]),
-                 "current": (ROOT, list(args.train_args))}
+                 "current": (ROOT, [*args.train_args, *shlex.split(args.current_args)])}
         for obs in args.obs:
             for round_index in range(args.rounds):
                 order = ["baseline", "current"] if round_index % 2 == 0 else ["current", "baseline"]
@@ -112,6 +115,7 @@ def main() -> None:
             f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}; {args.env}, "
             f"seed {args.seed}, {args.measure_steps} timed env steps per run after {args.seed_steps} seed steps and "
             f"{args.pretrain_updates} pretraining updates; baseline options: `{args.baseline_args or '(defaults)'}`; "
+            f"current options: `{args.current_args or '(defaults)'}`; "
             f"both: `{shlex.join(args.train_args) or '(defaults)'}`. Pace = median per-episode perf/env_steps_per_s "
             f"after the seed phase.\n\n" + "\n".join(lines) + "\n")
     print(text)
