@@ -83,7 +83,9 @@ class Trainer:
         cfg, run_dir = self.cfg, self.run_dir
         if not resume:
             cfg.save(run_dir / CONFIG_FILE)
-        # Overlapped, planning and updating each take a core: one intra-op thread per side unless told otherwise.
+        # Overlapped, planning and updating each take a core: one intra-op thread per side unless told otherwise
+        # (a learner on 2 threads beside a 1-thread planner measured 0.90x the 1 + 1 split: notes in
+        # benchmarks/results/step_profile_amx.notes.md).
         self.overlap = cfg.learn.schedule == "overlap"
         set_threads(cfg.threads or (1 if self.overlap else 0))
         self._learner_thread = ThreadPoolExecutor(1, thread_name_prefix="learner") if self.overlap else None
