@@ -22,7 +22,7 @@ train: setup
 	$(VENV)/bin/wm-agent train $(ARGS)
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 bench-planning: setup
 	$(PY) -m pip install -q "$(TORCH_SPEC)" -e ".[bench]"
