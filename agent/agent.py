@@ -52,6 +52,7 @@ class WorldModelAgent:
         self.constraint = _constraint(cfg, self.safety_head)
         self.last_p_unsafe = float("nan")  # the head's P(unsafe) of the last action taken
         self.no_feasible_plans = 0  # plans where no sample fitted the safety budget (the safest was taken)
+        self.prior_kept = self.plans = 0  # --prior-margin: plans where the prior's own plan was kept
         self.planner = make_planner(
             cfg.plan.planner, self.world_model, action_dim, _planner_config(cfg, device),
             terminal_value=self.terminal_value if m.use_value else None,
@@ -113,6 +114,9 @@ class WorldModelAgent:
         action = self.planner.plan(obs_t, candidates=candidates, explore=explore,
                                    initial_mean=initial_mean).cpu().numpy().astype(np.float32)
         self.no_feasible_plans += int(self.planner.last_stats.get("no_feasible_plan", 0.0))
+        self.plans += 1
+        if self.cfg.plan.prior_margin >= 0:
+            action = self._prior_unless_beaten(obs_t, action, explore)
         if self.proposer is not None:
             self.proposer.record_plan(self.planner.last_stats)
             if self.judge is not None and candidates is not None and self.proposer.fresh:
@@ -125,6 +129,33 @@ class WorldModelAgent:
             a_t = torch.as_tensor(action, device=self.device).unsqueeze(0)
             self.last_p_unsafe = float(self.safety_head.p_unsafe(z0, a_t))
         return action
+
+    def _prior_unless_beaten(self, obs_t: torch.Tensor, action: np.ndarray, explore: bool) -> np.ndarray:
+        """The planner's action only if its plan beats the policy prior's own plan by --prior-margin.
+
+        Both plans are rolled out in one imagined batch and valued with one terminal-value call (the same
+        two Q-heads), so neither gets a luckier head. The prior's plan follows its mean action at each
+        imagined step; acting on it while exploring draws from the prior instead.
+        """
+        assert self.policy is not None and self.planner.last_plan is not None
+        z0 = self.world_model.initial_latent(obs_t)
+        z, prior_actions = z0, []
+        for _ in range(self.cfg.plan.plan_horizon):
+            prior_actions.append(self.policy.mean_action(z))
+            z, _ = self.world_model.next_latent_and_reward(z, prior_actions[-1])
+        plans = torch.stack([self.planner.last_plan.to(self.device).float(), torch.cat(prior_actions).float()])
+        returns, _ = imagine_outcomes(self.world_model, z0, plans, self.cfg.learn.discount, self.terminal_value)
+        if float(returns[0]) >= float(returns[1]) + self.cfg.plan.prior_margin:
+            return action
+        self.prior_kept += 1
+        first = self.policy.sample(z0) if explore else plans[1, :1]
+        return first[0].float().cpu().numpy()
+
+    def plan_stats(self) -> dict[str, float]:
+        """With --prior-margin, the fraction of this process's plans where the prior's own plan was acted on."""
+        if self.cfg.plan.prior_margin < 0 or not self.plans:
+            return {}
+        return {"prior_kept_fraction": self.prior_kept / self.plans}
 
     def _judged_action(self, obs_t: torch.Tensor, candidates: torch.Tensor, action: np.ndarray) -> np.ndarray:
         """Let the judge pick among the planner's plan and the best LLM plans (first action of the pick)."""

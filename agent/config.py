@@ -122,6 +122,11 @@ class PlanConfig:
     value_pessimism: float = _f(0.0, "plan with a lower confidence bound of the terminal value: mean - K * std over "
                                      "all Q-heads (0 = the mean of two random heads, TD-MPC2's choice); against plans "
                                      "that only the value over-rates (issue 27, unmeasured yet)")
+    prior_margin: float = _f(-1.0, "keep the policy prior's own plan (its mean action at every step) unless the "
+                                   "planner's plan is predicted to return at least this much more, both judged in one "
+                                   "imagined rollout with the same terminal value; negative = off (issue 27: against "
+                                   "plans only the model over-rates; unmeasured yet). Needs the value and the prior",
+                        )
     exploration_noise: float = _f(0.0, "std of extra Gaussian noise on training actions (the planner already "
                                            "samples its action from the elites while training)")
     proposer: str = _f("none", "extra candidate plans: 'none' or 'llm' (a language model proposes plans for --goal; "
@@ -232,6 +237,8 @@ class RunConfig:
              "a finite number > 0"),
             (_finite(self.plan.value_pessimism) and self.plan.value_pessimism >= 0, "value_pessimism",
              self.plan.value_pessimism, "a finite number >= 0"),
+            (self.plan.prior_margin < 0 or (self.model.use_value and self.model.use_policy_prior), "prior_margin",
+             self.plan.prior_margin, "a negative number (off) without the terminal value or the policy prior"),
             (_finite(self.plan.exploration_noise) and self.plan.exploration_noise >= 0, "exploration_noise",
              self.plan.exploration_noise, "a finite number >= 0"),
             (self.plan.proposer == "none" or self.env.obs == "state", "obs", self.env.obs,

@@ -325,6 +325,7 @@ class Trainer:
                                        "physics_unstable_episodes": self.physics_unstable_episodes,
                                        "episodes_not_on_disk": len(self.replay.unsaved)}, step)
         self.logger.scalars("llm", self.agent.llm_stats(), step)  # nothing without --proposer llm
+        self.logger.scalars("plan", self.agent.plan_stats(), step)  # nothing without --prior-margin
         costs = episode.extras.get("cost")
         if costs is not None:  # the cost after each action (the first row is the reset state's)
             self.logger.scalars("train", {"episode_cost": float(costs[1:].sum()),
