@@ -12,7 +12,6 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -31,6 +30,7 @@ from agent.profiling import OFF, PhaseTimer
 from agent.replay import Episode, EpisodeBuilder, EpisodeReplay
 from agent.run_lock import RunLock
 from agent.runtime import pick_device, seed_everything, set_threads
+from agent.update_schedule import UpdateSchedule, UpdateTally
 from envs import make_env
 
 CONFIG_FILE = "config.json"
@@ -57,9 +57,7 @@ class EpisodePace:
     start: float
     plan_seconds: float = 0.0
     planned: int = 0
-    update_seconds: float = 0.0
-    updates: int = 0
-    losses_sum: dict[str, float] = field(default_factory=dict)
+    updates: UpdateTally = field(default_factory=UpdateTally)
 
 
 class Trainer:
@@ -86,10 +84,8 @@ class Trainer:
         # Overlapped, planning and updating each take a core: one intra-op thread per side unless told otherwise
         # (a learner on 2 threads beside a 1-thread planner measured 0.90x the 1 + 1 split: notes in
         # benchmarks/results/step_profile_amx.notes.md).
-        self.overlap = cfg.learn.schedule == "overlap"
-        set_threads(cfg.threads or (1 if self.overlap else 0))
-        self._learner_thread = ThreadPoolExecutor(1, thread_name_prefix="learner") if self.overlap else None
-        self._pending_updates: Future | None = None
+        overlap = cfg.learn.schedule == "overlap"
+        set_threads(cfg.threads or (1 if overlap else 0))
         seed_everything(cfg.seed)
         self.device = pick_device(cfg.device)
         repeat = cfg.env.action_repeat or None
@@ -98,6 +94,7 @@ class Trainer:
         self.eval_env = make_env(cfg.env.name, obs=cfg.env_obs_mode, action_repeat=repeat,
                                  image_size=cfg.env.image_size, safety=cfg.env.safety())
         self.agent = build_agent(cfg, self.env, self.device)
+        self.updates = UpdateSchedule(overlap, self._update, self._sample, self.agent.sync_from_learner, OFF)
         self.rng = np.random.default_rng(cfg.seed)
         self.replay = (EpisodeReplay.load(run_dir / "episodes", self.env.observation_space, self.env.action_space)
                        if resume else EpisodeReplay(run_dir / "episodes"))
@@ -109,7 +106,7 @@ class Trainer:
         self.session_start = time.perf_counter()
         self.physics_unstable_episodes = 0
         self.last_checkpoint_step = 0
-        self.timer: PhaseTimer = OFF  # benchmarks/step_profile.py times the loop's phases
+        self.timer = OFF  # benchmarks/step_profile.py times the loop's phases
         if resume:
             self._restore()
         else:
@@ -117,6 +114,14 @@ class Trainer:
             self.logger.config(cfg.to_dict())
 
     # --- state ---------------------------------------------------------------------------
+    @property
+    def timer(self) -> PhaseTimer:
+        return self.updates.timer
+
+    @timer.setter
+    def timer(self, timer: PhaseTimer) -> None:
+        self.updates.timer = timer  # the schedule times the updates, in whichever thread runs them
+
     @property
     def env_steps(self) -> int:
         return self.replay.num_steps
@@ -181,7 +186,7 @@ class Trainer:
         ahead of the replay files that a resume rebuilds the replay from. They are tried again
         first, so the last checkpoint of a run whose disk has room again catches up.
         """
-        self._finish_updates()  # the checkpoint holds the weights after every update so far
+        self.updates.finish()  # the checkpoint holds the weights after every update so far
         if self.replay.unsaved:
             pending = len(self.replay.unsaved)
             self.replay.write_unsaved()
@@ -243,8 +248,7 @@ class Trainer:
                                 f"continue with: wm-agent train --resume {self.run_dir}")
         finally:
             signal.signal(signal.SIGTERM, previous)
-            if self._learner_thread is not None:
-                self._learner_thread.shutdown(wait=True)
+            self.updates.close()
             bar.close()
             self.agent.close()
             self.logger.close()
@@ -274,7 +278,7 @@ class Trainer:
                     action = self.agent.act(obs, explore=True, rng=self.rng)
                 pace.plan_seconds += time.perf_counter() - t0
                 pace.planned += 1
-            self._finish_updates()
+            self.updates.finish()  # overlapped: the updates of the last step ran while this action was planned
             with self.timer("env"):
                 obs, reward, terminated, truncated, info = self.env.step(action)
                 builder.add(action, float(reward), obs, bool(terminated), _extras(info))
@@ -287,18 +291,13 @@ class Trainer:
                                          f"the env is reset")
             if self.pretrained:
                 self.update_debt += cfg.learn.utd
-                if self.overlap:
-                    self._start_updates(pace)
-                else:
-                    t0 = time.perf_counter()
-                    with self.timer("update"):
-                        while self.update_debt >= 1:
-                            _accumulate(pace.losses_sum, self._update())
-                            pace.updates += 1
-                            self.update_debt -= 1
-                    pace.update_seconds += time.perf_counter() - t0
+                count = 0
+                while self.update_debt >= 1:
+                    count += 1
+                    self.update_debt -= 1
+                self.updates.run(count, pace.updates)
             bar.update(1)
-        self._finish_updates()
+        self.updates.finish()
         with self.timer("episode_end"):
             self._end_episode(builder.build(), pace, bar)
         if not self.pretrained and self.env_steps >= cfg.seed_steps:
@@ -315,9 +314,9 @@ class Trainer:
         perf = {"env_steps_per_s": len(episode) / elapsed}
         if pace.planned:
             perf["plan_ms_per_action"] = 1000 * pace.plan_seconds / pace.planned
-        if pace.updates:
-            perf["update_ms"] = 1000 * pace.update_seconds / pace.updates
-            self.logger.scalars("loss", {k: v / pace.updates for k, v in pace.losses_sum.items()}, step)
+        if pace.updates.count:
+            perf["update_ms"] = 1000 * pace.updates.seconds / pace.updates.count
+            self.logger.scalars("loss", {k: v / pace.updates.count for k, v in pace.updates.losses_sum.items()}, step)
         self.logger.scalars("perf", perf, step)
         learner = self.agent.learner
         self.logger.scalars("health", {"nonfinite_updates_skipped": learner.nonfinite_skipped,
@@ -346,41 +345,11 @@ class Trainer:
         elif pending_before and not pending:
             self.logger.message(f"wrote the {pending_before + added} episodes that were waiting for disk space")
 
-    def _start_updates(self, pace: EpisodePace) -> None:
-        """Overlapped schedule: hand this step's updates to the learner thread and return at once.
-
-        The batches are drawn here, so the replay and its RNG stay in this thread; the learner
-        trains its own copies of the networks, which ``_finish_updates`` hands to the planner.
-        """
-        batches = []
-        while self.update_debt >= 1:
-            with self.timer("sample"):
-                batches.append(self._sample())
-            self.update_debt -= 1
-        if batches:
-            self._pending_updates = self._learner_thread.submit(self._run_updates, batches, pace)
-
-    def _run_updates(self, batches: list[dict[str, torch.Tensor]], pace: EpisodePace) -> None:
-        t0 = time.perf_counter()
-        with self.timer("update"):
-            for batch in batches:
-                _accumulate(pace.losses_sum, self._update(batch))
-                pace.updates += 1
-        pace.update_seconds += time.perf_counter() - t0
-
-    def _finish_updates(self) -> None:
-        """Wait for the learner thread's updates (re-raising their error) and give the planner their weights."""
-        if self._pending_updates is None:
-            return
-        self._pending_updates.result()
-        self.agent.sync_from_learner()
-        # cleared last: a SIGTERM landing in between leaves it set, and save() waits and syncs again
-        self._pending_updates = None
-
     def _sample(self) -> dict[str, torch.Tensor]:
         return self.replay.sample(self.cfg.learn.batch_size, self.cfg.learn.horizon, self.rng, self.device)
 
     def _update(self, batch: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+        """One model update (on a new batch unless given): its losses, or {} when it was skipped as non-finite."""
         if batch is None:
             with self.timer("sample"):
                 batch = self._sample()
@@ -398,12 +367,13 @@ class Trainer:
             return  # episodes still shorter than the training horizon: wait for more data
         self.agent.world_model.set_obs_stats(torch.as_tensor(self.replay.observations(), device=self.device))
         self.agent.sync_to_learner()
-        losses: dict[str, float] = {}
+        tally = UpdateTally()
         for _ in tqdm(range(self.cfg.pretrain_updates), desc="pretraining", leave=False, disable=not self.progress):
-            _accumulate(losses, self._update())
+            tally.add(self._update())
         self.agent.sync_from_learner()
         if self.cfg.pretrain_updates:
-            self.logger.scalars("loss", {k: v / self.cfg.pretrain_updates for k, v in losses.items()}, self.env_steps)
+            self.logger.scalars("loss", {k: v / self.cfg.pretrain_updates for k, v in tally.losses_sum.items()},
+                                self.env_steps)
         self.pretrained = True
 
     def _evaluate(self) -> None:
@@ -449,11 +419,6 @@ def _extras(info: dict) -> dict[str, np.ndarray] | None:
     if "cost" in info:
         extras["cost"] = np.float32(info["cost"])
     return extras or None
-
-
-def _accumulate(total: dict[str, float], values: dict[str, float]) -> None:
-    for k, v in values.items():
-        total[k] = total.get(k, 0.0) + v
 
 
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:

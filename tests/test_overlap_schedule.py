@@ -1,5 +1,6 @@
 """--schedule overlap: the next action is planned while the last step's updates run in a learner thread."""
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,9 @@ from agent.agent import WorldModelAgent
 from agent.cli import main
 from agent.config import RunConfig
 from agent.replay import EpisodeReplay
+from agent.profiling import OFF
 from agent.trainer import Trainer
+from agent.update_schedule import UpdateSchedule, UpdateTally
 from tests.test_cli import TINY
 
 OBS_DIM, ACTION_DIM = 6, 2
@@ -118,3 +121,35 @@ def test_overlap_with_a_safety_head_is_refused_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "schedule='overlap'" in err[0] and "'serial'" in err[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_overlapped_updates_run_in_the_learner_thread_while_the_caller_goes_on():
+    started, release, handed, threads = threading.Event(), threading.Event(), [], set()
+
+    def update(batch):
+        threads.add(threading.get_ident())
+        started.set()
+        assert release.wait(10)
+        return {"loss": batch["x"]}
+
+    schedule = UpdateSchedule(True, update, lambda: {"x": 1.5}, lambda: handed.append(True), OFF)
+    tally = UpdateTally()
+    schedule.run(2, tally)
+    assert started.wait(10)  # an update is running...
+    assert tally.count == 0 and not handed  # ...and run() has returned
+    release.set()
+    schedule.finish()
+    assert tally.count == 2 and tally.losses_sum == {"loss": 3.0} and handed == [True]
+    assert threads and threading.get_ident() not in threads
+    schedule.close()
+
+
+def test_serial_updates_are_done_when_run_returns_and_hand_nothing_over():
+    def no_handover():
+        raise AssertionError("the serial schedule shares its networks with the planner")
+
+    schedule = UpdateSchedule(False, lambda batch: {"loss": 1.0}, lambda: {}, no_handover, OFF)
+    tally = UpdateTally()
+    schedule.run(3, tally)
+    assert tally.count == 3 and tally.losses_sum == {"loss": 3.0}
+    schedule.finish()
