@@ -1,4 +1,4 @@
-"""wm-agent: world models, replay, the training loop and the CLI; the Python API is `agent.api`.
+"""wm-agent: world models, replay, the training loop and the CLI; the Python API is `agent.load` / `agent.train` (agent/api/).
 
 ``agent.load``, ``agent.train``, ``agent.resume``, ``agent.RunConfig`` and ``agent.WorldModelEnv``
 are imported on first use, so ``import agent`` (and every ``agent.<module>`` import) stays cheap.
@@ -10,8 +10,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "load": "agent.api", "train": "agent.api", "resume": "agent.api", "Policy": "agent.api",
-    "Imagination": "agent.api", "WorldModelEnv": "agent.world_model_env",
+    "load": "agent.api.policy", "train": "agent.api.policy", "resume": "agent.api.policy", "Policy": "agent.api.policy",
+    "Imagination": "agent.api.policy", "WorldModelEnv": "agent.api.world_model_env",
     "RunConfig": "agent.config", "EnvConfig": "agent.config", "ModelConfig": "agent.config",
     "LearnConfig": "agent.config", "PlanConfig": "agent.config",
 }

@@ -23,12 +23,13 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from agent.checkpoint import CheckpointError
-from agent.launch import UserError, new_run_directory, start_training
+from agent.layout import CONFIG_FILE
+from agent.run.checkpoint import CheckpointError
+from agent.run.launch import UserError, new_run_directory, start_training
 from agent.config import (ConfigError, EnvConfig, LearnConfig, ModelConfig, PlanConfig, RunConfig, is_device_name,
                           read_json)
-from agent.run_lock import RunLockedError
-from agent.replay import ReplayFileError
+from agent.run.lock import RunLockedError
+from agent.learn.replay import ReplayFileError
 
 from envs import CustomEnvError, UnknownEnvError
 from envs.safety import CostFunctionError
@@ -140,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_suite_options(ev: argparse.ArgumentParser) -> None:
-    from agent.suite_eval import default_jobs
+    from agent.suite.command import default_jobs
 
     group = ev.add_argument_group("suite (see 'wm-agent suites')")
     group.add_argument("--suite", metavar="NAME", help="train and evaluate every task of this suite")
@@ -159,8 +160,7 @@ def _add_suite_options(ev: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from agent.runtime import pick_device
-    from agent.trainer import CONFIG_FILE
+    from agent.run.runtime import pick_device
 
     given = _given(args)
     if args.override and args.resume is None:
@@ -236,7 +236,7 @@ def _section_of(name: str) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from agent.evaluate import evaluate_checkpoint
+    from agent.run.evaluate import evaluate_checkpoint
 
     if args.suite or args.runs:
         return _cmd_eval_suite(args)
@@ -256,8 +256,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval_suite(args: argparse.Namespace) -> int:
-    from agent.suite_eval import SuiteOptions, SuiteUsageError, run_suite, summarise_runs
-    from agent.suites import UnknownSuiteError
+    from agent.suite.command import SuiteOptions, SuiteUsageError, run_suite, summarise_runs
+    from agent.suite.definitions import UnknownSuiteError
 
     if args.path is not None:
         raise UserError(f"eval {args.path}: give a run directory or checkpoint, or --suite/--runs, not both")
@@ -272,7 +272,7 @@ def _cmd_eval_suite(args: argparse.Namespace) -> int:
 
 
 def cmd_suites(args: argparse.Namespace) -> int:
-    from agent.suites import format_suite_list
+    from agent.suite.definitions import format_suite_list
 
     print(format_suite_list())
     return 0

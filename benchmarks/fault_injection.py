@@ -41,8 +41,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from agent.checkpoint import list_checkpoints, load_checkpoint  # noqa: E402
-from agent.replay import EPISODE_FILE, episode_files  # noqa: E402
+from agent.layout import CHECKPOINT_DIR, EPISODE_DIR
+from agent.run.checkpoint import list_checkpoints, load_checkpoint  # noqa: E402
+from agent.learn.replay import EPISODE_FILE, episode_files  # noqa: E402
 
 TINY = ["--latent-dim", "16", "--hidden-dim", "32", "--num-samples", "32", "--num-elites", "4", "--iterations", "2",
         "--num-policy-samples", "4", "--batch-size", "16", "--pretrain-updates", "5", "--eval-episodes", "1",
@@ -59,20 +60,20 @@ class Kill:
 
 
 def file_digests(run_dir: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in episode_files(run_dir / "episodes")}
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in episode_files(run_dir / EPISODE_DIR)}
 
 
 def wait_for_new_episode(proc: subprocess.Popen, run_dir: Path, before: int, timeout: float) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
-        if len(episode_files(run_dir / "episodes")) > before:
+        if len(episode_files(run_dir / EPISODE_DIR)) > before:
             return True
         time.sleep(0.05)
     return False
 
 
 def newest_checkpoint_step(run_dir: Path) -> int:
-    checkpoints = list_checkpoints(run_dir / "checkpoints")
+    checkpoints = list_checkpoints(run_dir / CHECKPOINT_DIR)
     return int(checkpoints[-1].name[5:14]) if checkpoints else 0
 
 
@@ -112,7 +113,7 @@ def main() -> None:
     kills: list[Kill] = []
     started = time.time()
     while len(kills) < args.kills:
-        before = len(episode_files(run_dir / "episodes"))
+        before = len(episode_files(run_dir / EPISODE_DIR))
         cmd = train_command(run_dir, args, 10**7, first=not run_dir.exists())
         t0 = time.time()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -124,7 +125,7 @@ def main() -> None:
         digests = file_digests(run_dir)
         seen.update(digests)
         kills.append(Kill(len(kills) + 1, round(time.time() - t0, 2), len(digests), newest_checkpoint_step(run_dir),
-                          len(list((run_dir / "episodes").glob("*.tmp"))) + len(list((run_dir / "checkpoints").glob("*.tmp")))))
+                          len(list((run_dir / EPISODE_DIR).glob("*.tmp"))) + len(list((run_dir / CHECKPOINT_DIR).glob("*.tmp")))))
         print(f"kill {kills[-1].round:3d}: alive {kills[-1].seconds_alive:5.1f} s, {len(digests)} episodes on disk, "
               f"newest checkpoint at {kills[-1].newest_checkpoint_step} steps", flush=True)
 
@@ -141,7 +142,7 @@ def main() -> None:
     duplicated_content = sum(c - 1 for c in Counter(final_digests.values()).values() if c > 1)
     lengths = [int(EPISODE_FILE.match(name).group(2)) for name in sorted(final_digests)]
     ends = [sum(lengths[: i + 1]) for i in range(len(lengths))]
-    checkpoint = load_checkpoint(list_checkpoints(run_dir / "checkpoints")[-1])
+    checkpoint = load_checkpoint(list_checkpoints(run_dir / CHECKPOINT_DIR)[-1])
     tb_steps = tensorboard_episode_steps(run_dir)
     tb_counts = Counter(tb_steps)
     result = {

@@ -8,7 +8,7 @@ the command that produced it.
 
 Env steps are agent decisions: dm_control at action repeat 2, 500 decisions per episode,
 returns on the usual 0-1000 scale. The published curves shown beside ours are converted to
-that unit (dm_control env steps / 2) in benchmarks/reference/, whatever their source counts.
+that unit (dm_control env steps / 2) in agent/suite/published/, whatever their source counts.
 ``--report-only`` without the run directories (they are not committed) rebuilds the table from
 the published json, recomputing only the published methods' columns.
 
@@ -27,8 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from agent.reference import METHODS, Reference, load_reference, returns_at  # noqa: E402
-from agent.suite_results import read_eval_csv  # noqa: E402  (one reader of a run's eval.csv)
+from agent.suite.reference import METHODS, Reference, load_reference, returns_at  # noqa: E402
+from agent.suite.results import read_eval_csv  # noqa: E402  (one reader of a run's eval.csv)
 from benchmarks.train_runs import TrainRun, threads_per_run, train_all, training_command  # noqa: E402
 VARIANTS = {
     "full": [],
@@ -75,12 +75,12 @@ OUR_COLUMNS = ("env_steps", "seeds", "median", "wall_min_median")  # and seed<k>
 def published_note(reference: Reference, env: str, obs: str, step: int) -> str:
     """What the published columns are, and the published values at ``step`` (the last evaluation)."""
     if obs != "state":
-        return ("The published curves in benchmarks/reference/ learn from proprioception, so none is shown "
+        return ("The published curves in agent/suite/published/ learn from proprioception, so none is shown "
                 "beside a run from pixels.")
     if not any(reference.get(env, {}).values()):
-        return f"No published curve for {env} in benchmarks/reference/."
+        return f"No published curve for {env} in agent/suite/published/."
     at = {m: v for m in METHODS if (v := published_mean(reference, env, m, step)) is not None}
-    return ("Published methods (benchmarks/reference/README.md: their authors' data files converted to our step "
+    return ("Published methods (agent/suite/published/README.md: their authors' data files converted to our step "
             "unit; mean over their seeds at the same env steps; DreamerV3 (authors) from training episodes, BMPC "
             "published as a mean only) are in the second table, at the steps where they published a value. At "
             f"{step:,} env steps on {env}: " + (", ".join(f"{m} {v}" for m, v in at.items()) or "none") + ".")

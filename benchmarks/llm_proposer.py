@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the scripted server the tests use
 
-from agent.agent import WorldModelAgent  # noqa: E402
+from agent.world_model_agent import WorldModelAgent  # noqa: E402
 from agent.config import RunConfig  # noqa: E402
 from chat_server import Reply, ScriptedChatServer  # noqa: E402
 from planners.llm import TaskSpec, default_goal  # noqa: E402

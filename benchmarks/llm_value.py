@@ -74,6 +74,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.scripted_llm import KINDS, MODEL_PREFIX, ScriptedLLMServer  # noqa: E402
 from benchmarks.train_runs import TrainRun, threads_per_run, train_all, training_command  # noqa: E402
+from agent.layout import CONFIG_FILE, EVAL_CSV, EVAL_SAFETY_CSV
 
 NEVER = 10**9  # --eval-every: no periodic evaluation, only the one at each stage's end
 LLM_TAGS = ("in_elites_rate", "chosen_rate", "elite_weight_mean", "requests", "answers", "plans_with_candidates",
@@ -134,7 +135,7 @@ def config_value(config: dict, key: str) -> object:
 
 def check_config(run_dir: Path, expected: dict[str, object]) -> dict | None:
     """The run's config.json (None for a new run); exits when it was started with other settings."""
-    path = run_dir / "config.json"
+    path = run_dir / CONFIG_FILE
     if not path.is_file():
         return None
     config = json.loads(path.read_text())
@@ -186,7 +187,7 @@ def llm_scalars(run_dir: Path, stages: list[int]) -> dict[int, dict[str, float]]
 
 
 def read_run(run_dir: Path, stages: list[int]) -> dict[str, dict[int, float | dict[str, float]]]:
-    evals, safety = read_csv(run_dir / "eval.csv"), read_csv(run_dir / "eval_safety.csv")
+    evals, safety = read_csv(run_dir / EVAL_CSV), read_csv(run_dir / EVAL_SAFETY_CSV)
     return {"return": {s: evals[s]["return_mean"] for s in stages if s in evals},
             "wall_seconds": {s: evals[s]["wall_seconds"] for s in stages if s in evals},
             "violations": {s: safety[s]["episode_cost_mean"] for s in stages if s in safety},
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
                         for variant in variants:
                             path = run_dir(task, variant, seed)
                             config = check_config(path, expected_config(variant, args, task, seed))
-                            done = read_csv(path / "eval.csv")
+                            done = read_csv(path / EVAL_CSV)
                             if stage in done or (done and max(done) > stage):
                                 continue  # evaluated there already (or past it: cannot go back)
                             todo.append(TrainRun(path, task, seed, run_options(variant, args, server.base_url),

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from agent.math import adam, ema_, simnorm  # noqa: E402
-from agent.networks import SparseDropout, mlp  # noqa: E402
+from agent.model.ops import adam, ema_, simnorm  # noqa: E402
+from agent.model.networks import SparseDropout, mlp  # noqa: E402
 
 PLAN_ROWS, UPDATE_ROWS, LATENT, HIDDEN, BINS, ACTION = 280, 768, 128, 256, 101, 6
 

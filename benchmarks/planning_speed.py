@@ -41,7 +41,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.config import ModelConfig, PlanConfig  # noqa: E402
-from agent.world_model import LatentWorldModel  # noqa: E402
+from agent.model.world_model import LatentWorldModel  # noqa: E402
 from planners import CEMConfig, CEMPlanner, MPPIConfig, MPPIPlanner, SamplingConfig  # noqa: E402
 
 OBS_DIM, LATENT_DIM, ACTION_DIM, HIDDEN = 24, 64, 6, 512

@@ -31,7 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from agent.evaluate import eval_report_path  # noqa: E402
+from agent.layout import CONFIG_FILE, EVAL_CSV, EVAL_SAFETY_CSV
+from agent.run.evaluate import eval_report_path  # noqa: E402
 from benchmarks.train_runs import TrainRun, evaluate_all, train_all, training_command  # noqa: E402
 
 TARGET_FEWER_VIOLATIONS = 5.0  # at least this many times fewer with the budget
@@ -69,7 +70,7 @@ def env_options(env: str) -> list[str]:
 
 def check_limits(run_dir: Path, env: str) -> None:
     """Refuse to resume a run that was started with other safety limits than the benchmark's now."""
-    config = run_dir / "config.json"
+    config = run_dir / CONFIG_FILE
     if not config.is_file():
         return
     found = json.loads(config.read_text())["env"].get("safety_limits", "")
@@ -105,7 +106,7 @@ def summarise(run_dirs: list[Path], steps: int, final_episodes: int = 0) -> dict
     """Mean over seeds of eval return, violations per episode and head precision/recall, every seed at one
     env step: ``steps`` where seeds reached it (those seeds only), else the last step all seeds reached.
     The final evaluations (``final_episodes`` each) replace the periodic ones once every such seed has one."""
-    runs = [(d, rows_by_step(d / "eval.csv"), rows_by_step(d / "eval_safety.csv")) for d in run_dirs]
+    runs = [(d, rows_by_step(d / EVAL_CSV), rows_by_step(d / EVAL_SAFETY_CSV)) for d in run_dirs]
     runs = [(d, e, s) for d, e, s in runs if set(e) & set(s)]  # evaluated at least once
     finished = [(d, e, s) for d, e, s in runs if steps in e and steps in s]
     common = set.intersection(*(set(e) & set(s) for _, e, s in runs)) if runs else set()

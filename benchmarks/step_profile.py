@@ -3,7 +3,7 @@
 Each setting is one real training run in this process (the trainer and learner of `agent/`,
 not a copy of their loop): random seed steps and pretraining updates untimed, then
 ``--measure-steps`` env steps of the normal loop (plan, env step, ``utd`` updates) with the
-phase timers of `agent/profiling.py` switched on. The run is then stopped the way a scheduler
+phase timers of `agent/learn/profiling.py` switched on. The run is then stopped the way a scheduler
 stops one (SIGTERM: the trainer checkpoints and returns), so the timed window need not end at an
 episode boundary. Times are wall-clock ms per env step; ``other`` is the part of the window no
 phase covers (progress bar, Python between phases).
@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from agent.cli import _given, apply_overrides, build_parser  # noqa: E402
 from agent.config import RunConfig  # noqa: E402
-from agent.profiling import PhaseTimer  # noqa: E402
-from agent.trainer import Trainer  # noqa: E402
+from agent.learn.profiling import PhaseTimer  # noqa: E402
+from agent.run.trainer import Trainer  # noqa: E402
 
 # Rows of the table, in loop order; update.* are parts of "update" (indented in the table).
 TOP_PHASES = ("env", "render", "plan", "sample", "update", "episode_end")

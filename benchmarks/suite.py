@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from agent.cli import PROG  # noqa: E402
 from agent.cli import main as wm_agent  # noqa: E402
-from agent.suite_eval import SuiteOptions, report_suite  # noqa: E402
-from agent.suite_report import write_report  # noqa: E402
-from agent.suite_results import load_results  # noqa: E402
-from agent.suites import get_suite  # noqa: E402
+from agent.suite.command import SuiteOptions, report_suite  # noqa: E402
+from agent.suite.report import write_report  # noqa: E402
+from agent.suite.results import load_results  # noqa: E402
+from agent.suite.definitions import get_suite  # noqa: E402
 
 
 def publish(suite_dir: Path, out: Path) -> None:

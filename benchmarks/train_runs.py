@@ -17,8 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.checkpoint import checkpoint_path
-from agent.evaluate import eval_report_path
+from agent.layout import CHECKPOINT_DIR, CONFIG_FILE
+from agent.run.checkpoint import checkpoint_path
+from agent.run.evaluate import eval_report_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +45,7 @@ def threads_per_run(parallel: int) -> int:
 
 
 def train_or_resume(run: TrainRun, steps: int, threads: int) -> Path:
-    if (run.run_dir / "config.json").is_file():
+    if (run.run_dir / CONFIG_FILE).is_file():
         # Threads may differ between sittings (e.g. one run alone, then three at once).
         cmd = ["train", "--resume", str(run.run_dir), "--steps", str(steps), "--threads", str(threads),
                *run.resume_options]
@@ -80,7 +81,7 @@ def train_all(runs: list[TrainRun], steps: int, parallel: int) -> None:
 
 
 def checkpoint_at(run_dir: Path, steps: int) -> Path:
-    return checkpoint_path(run_dir / "checkpoints", steps)
+    return checkpoint_path(run_dir / CHECKPOINT_DIR, steps)
 
 
 def evaluate_checkpoint(run: TrainRun, steps: int, episodes: int) -> None:

@@ -37,6 +37,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.devices import check_devices  # noqa: E402
+from agent.layout import CONFIG_FILE
 
 PERF_TAGS = ("env_steps_per_s", "plan_ms_per_action", "update_ms")
 
@@ -61,7 +62,7 @@ def read_perf(run_dir: Path, after_step: int) -> dict[str, list[float]]:
 
 def run_row(run_dir: Path) -> dict:
     """The table row of a finished run: its config, and the median perf/ scalars after its seed phase."""
-    config = json.loads((run_dir / "config.json").read_text())
+    config = json.loads((run_dir / CONFIG_FILE).read_text())
     row: dict = {"env": config["env"]["name"], "obs": config["env"]["obs"], "device": config["device"], "exit": 0}
     # the seed-phase episodes (random actions, no updates) are not the loop being timed
     perf = read_perf(run_dir, after_step=config["seed_steps"])
@@ -131,7 +132,7 @@ def main() -> None:
     parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options, after '--'")
     args = parser.parse_args()
     if args.from_runs:
-        missing = [str(d) for d in args.from_runs if not (d / "config.json").is_file()]
+        missing = [str(d) for d in args.from_runs if not (d / CONFIG_FILE).is_file()]
         if missing:
             parser.error(f"--from-runs: not a run directory (no config.json): {', '.join(missing)}")
         report([run_row(d) for d in args.from_runs], args,

@@ -34,7 +34,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from agent.agent import WorldModelAgent  # noqa: E402
+from agent.world_model_agent import WorldModelAgent  # noqa: E402
 from agent.config import PIXEL_RECON_BATCH, RunConfig  # noqa: E402
 from benchmarks.devices import check_devices  # noqa: E402
 from planners.precision import bf16_is_native  # noqa: E402

@@ -19,7 +19,7 @@ def robot_run(tmp_path_factory):
     """One tiny CLI run on the custom arm (tests/custom_envs/my_robot.py) with the user's safety cost and a
     safety head: 100 env steps, an eval at 100. Shared by the custom-env and Python API tests."""
     from agent.cli import main
-    from tests.test_cli import TINY, only_run_dir
+    from tests.support import TINY, only_run_dir
 
     logdir = tmp_path_factory.mktemp("robot_runs")
     assert main(["train", "--env", f"{ROBOT_MODULE}:MyRobot-v0", "--steps", "100", "--seed-steps", "50",

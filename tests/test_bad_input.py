@@ -15,12 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from agent.checkpoint import list_checkpoints
+from agent.run.checkpoint import list_checkpoints
 from agent.cli import main
 from agent.config import ConfigError, RunConfig
-from tests.test_cli import TINY as CLI_TINY
-
-TINY = [*CLI_TINY, "--threads", "1"]  # one thread: two spin against each other on a busy machine
+from tests.support import TINY_ONE_THREAD as TINY
 
 
 def one_line_error(capsys) -> str:
@@ -268,7 +266,7 @@ def test_a_start_that_fails_after_mkdir_removes_what_it_made(where, error, expec
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(f"agent.trainer.{where}", fail)
+    monkeypatch.setattr(f"agent.run.trainer.{where}", fail)
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "other-run").mkdir()  # a run of someone else in the same --logdir stays
     assert main(["train", "--env", "Reacher-v5", "--logdir", str(tmp_path / "runs" / "new" / "deeper"), *TINY]) == 2
@@ -280,7 +278,7 @@ def test_a_bug_after_mkdir_is_a_traceback_but_still_leaves_no_run_directory(tmp_
     def fail(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("agent.trainer.make_env", fail)
+    monkeypatch.setattr("agent.run.trainer.make_env", fail)
     with pytest.raises(ZeroDivisionError):
         main(["train", "--env", "Reacher-v5", "--logdir", str(tmp_path / "runs"), *TINY])
     assert not (tmp_path / "runs").exists()

@@ -7,28 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agent.cli import build_parser, main
-from agent.replay import EpisodeReplay
-
-# A tiny but complete configuration: every part runs, nothing is big.
-TINY = ["--latent-dim", "16", "--hidden-dim", "32", "--num-samples", "32", "--num-elites", "4",
-        "--iterations", "2", "--num-policy-samples", "4", "--batch-size", "16", "--pretrain-updates", "5",
-        "--eval-episodes", "1", "--no-progress"]
-
-
-def only_run_dir(logdir: Path) -> Path:
-    runs = list(logdir.iterdir())
-    assert len(runs) == 1, runs
-    return runs[0]
-
-
-def tensorboard_tags(run_dir: Path) -> dict:
-    ea = EventAccumulator(str(run_dir), size_guidance={"images": 0, "scalars": 0})
-    ea.Reload()
-    return ea
-
+from agent.learn.replay import EpisodeReplay
+from tests.support import TINY, only_run_dir, tensorboard_tags
 
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory) -> Path:

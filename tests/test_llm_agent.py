@@ -12,10 +12,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agent.agent import WorldModelAgent
+from agent.world_model_agent import WorldModelAgent
 from agent.cli import main
 from agent.config import ConfigError, RunConfig
-from chat_server import Reply, Request, ScriptedChatServer
+from tests.chat_server import Reply, Request, ScriptedChatServer
 from planners.llm import TaskSpec
 
 LLM_FIRST_ACTION = [0.7, -0.3]

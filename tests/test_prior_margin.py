@@ -5,10 +5,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agent.agent import WorldModelAgent
+from agent.world_model_agent import WorldModelAgent
 from agent.cli import main
 from agent.config import ConfigError, RunConfig
-from tests.test_cli import TINY
+from tests.support import TINY
 
 OBS_DIM, ACTION_DIM = 6, 2
 

@@ -7,11 +7,12 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agent.cli import main
-from agent.replay import EpisodeReplay
+from agent.learn.replay import EpisodeReplay
+from tests.support import TINY_ONE_THREAD
 
-TINY = ["--latent-dim", "16", "--hidden-dim", "32", "--num-samples", "16", "--num-elites", "4",
-        "--iterations", "1", "--num-policy-samples", "4", "--batch-size", "8", "--pretrain-updates", "3",
-        "--eval-episodes", "1", "--image-size", "32", "--threads", "1", "--no-progress"]
+# Smaller still: a robotics model from 32x32 pixels (later flags override TINY's).
+TINY = [*TINY_ONE_THREAD, "--num-samples", "16", "--iterations", "1", "--batch-size", "8", "--pretrain-updates", "3",
+        "--image-size", "32"]
 
 
 def test_robotics_run_with_a_safety_budget_logs_costs_and_the_head(tmp_path: Path) -> None:

@@ -33,11 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from agent.reference import SOURCE_STEPS_PER_OURS  # noqa: E402
-from agent.suites import SUITES  # noqa: E402
+from agent.suite.reference import REFERENCE_DIR, SOURCE_STEPS_PER_OURS  # noqa: E402  (the CSVs are package data)
+from agent.suite.definitions import SUITES  # noqa: E402
 from envs import resolve_env_name  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
 Row = tuple[str, str, int, int, float]  # task, method, seed, env steps (ours), return
 DREAMERV3_AUTHORS = "DreamerV3 (authors)"  # the DreamerV3 authors' own runs, beside TD-MPC2's runs of it
 
@@ -229,7 +228,7 @@ def main() -> None:
     commit = git(args.repo, "rev-parse", args.commit).strip()
     missing: list[str] = []
     rows = sorted(r for r in source.rows(args.repo, commit, missing) if r[3] <= args.max_steps)
-    out = HERE / source.out
+    out = REFERENCE_DIR / source.out
     with open(out, "w", newline="") as f:
         f.write(f"# source: {source.repository} commit {commit}, {source.files}\n")
         f.write(f"# {source.unit}; kept up to {args.max_steps}\n")
