@@ -1,6 +1,7 @@
 """End to end through the ``wm-agent`` command: a short real run, resume, eval and bad input."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_resume_continues_counters_and_replay(short_run, tmp_path):
     assert (replay.num_episodes, replay.num_steps) == (5, 250)
     # The first three episodes are the original ones, untouched.
     original = EpisodeReplay.load(short_run / "episodes")
-    np.testing.assert_array_equal(replay._arrays["obs"].data[:153], original._arrays["obs"].data[:153])
+    np.testing.assert_array_equal(replay.observations()[:153], original.observations())
     eval_steps = [int(line.split(",")[0]) for line in (run / "eval.csv").read_text().splitlines()[1:]]
     assert eval_steps == [100, 150, 250]
     assert json.loads((run / "config.json").read_text())["steps"] == 250
@@ -101,9 +102,11 @@ def test_help_documents_every_option():
     for option in ("--env", "--steps", "--seed", "--obs", "--planner", "--logdir", "--resume", "--utd",
                    "--value", "--policy-prior", "--eval-every", "--checkpoint-every"):
         assert option in text, option
+    # Every option explains itself: more than a default (argparse would print an empty line).
     for action in train._actions:
         if action.option_strings and action.dest != "help":
-            assert action.help, action.option_strings
+            explanation = re.sub(r"\s*\(default: .*\)$", "", action.help or "", flags=re.S)
+            assert len(explanation.split()) >= 3, (action.option_strings, action.help)
 
 
 def test_envs_command_lists_suites_and_aliases(capsys):
@@ -118,7 +121,7 @@ def test_pixel_run_logs_decoded_frames_beside_real_ones(tmp_path):
                  "--eval-every", "100", "--logdir", str(tmp_path), *TINY]) == 0
     run_dir = only_run_dir(tmp_path)
     replay = EpisodeReplay.load(run_dir / "episodes")
-    assert replay._arrays["obs"].data.shape[1:] == (64, 64, 3)
+    assert replay.observations().shape[1:] == (64, 64, 3)
     ea = tensorboard_tags(run_dir)
     video = ea.Images("eval/rollout_real_vs_imagined")[0]
     assert video.width == 2 * 64 and video.height == 64  # real frame | decoded imagined frame

@@ -57,7 +57,7 @@ def simnorm(z: torch.Tensor, group: int) -> torch.Tensor:
     AVX512 softmax along a last dim of 8 falls back to a slow path (measured on an AMX Xeon,
     280x128 latents: 896 us against 176 us this way, forward+backward 1419 against 405 us), while a
     softmax along an inner dim vectorises over the dims after it. The groups are the same units, so
-    the result equals the plain softmax to float rounding (tests/test_math.py). In fp32, as
+    the result equals the plain softmax to float rounding (tests/model/test_ops.py). In fp32, as
     autocast would run a softmax anyway.
     """
     if group <= 0:

@@ -6,13 +6,18 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 import numpy as np
 
+from agent.layout import EVAL_CSV, EVAL_SAFETY_CSV
 from agent.world_model_agent import WorldModelAgent
 from agent.model.safety_head import UNSAFE_THRESHOLD, precision_recall
 from agent.run.video import frames_from_decoder, mark_safety, side_by_side_video, trace_panel
+
+if TYPE_CHECKING:  # the logger pulls in TensorBoard, which 'wm-agent eval' does not need
+    from agent.run.logger import RunLogger
 
 EVAL_SEED_OFFSET = 1_000_000_000  # eval episodes never share a reset seed with training ones
 
@@ -154,3 +159,36 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "aut
     out.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
+
+def write_evaluation(logger: RunLogger, step: int, result: EvalResult, wall_seconds: float) -> None:
+    """What an evaluation during training leaves: eval/ and perf/ scalars, the video and state traces,
+    a log line and a row of eval.csv (and of eval_safety.csv with a safety signal)."""
+    logger.scalars("eval", {"return_mean": result.mean, "return_std": result.std,
+                            "episode_length": float(np.mean(result.lengths))}, step)
+    logger.scalars("perf", {"eval_plan_ms_per_action": result.plan_ms_per_action}, step)
+    if result.video_error is not None:
+        logger.warning(f"eval video at {step} env steps skipped: rendering failed ({result.video_error})")
+    if result.video is not None:
+        logger.video("eval/rollout_real_vs_imagined", result.video, step)
+    if result.trace_image is not None:
+        logger.image("eval/state_traces_real_vs_imagined", result.trace_image, step)
+    logger.message(f"eval at {step} env steps: return {result.mean:.1f} +- {result.std:.1f} "
+                   f"over {len(result.returns)} episodes ({result.plan_ms_per_action:.1f} ms/action)")
+    # Rows wait in memory on a full disk (the logger writes them with the next one).
+    logger.csv_row(EVAL_CSV, "env_steps,return_mean,return_std,episodes,wall_seconds\n",
+                   f"{step},{result.mean:.3f},{result.std:.3f},{len(result.returns)},{wall_seconds:.1f}\n")
+    _write_safety(logger, step, result)
+    logger.flush()  # after the last event at this step: a new event file purges only later steps
+
+
+def _write_safety(logger: RunLogger, step: int, result: EvalResult) -> None:
+    """Violations of the evaluation episodes and the safety head's precision/recall on them."""
+    if result.costs is None:
+        return
+    logger.scalars("eval", {"episode_cost": float(np.mean(result.costs)),
+                            "violation_rate": result.violation_rate}, step)
+    head = {"precision": result.precision, "recall": result.recall}
+    logger.scalars("safety", {k: v for k, v in head.items() if np.isfinite(v)}, step)
+    logger.csv_row(EVAL_SAFETY_CSV, "env_steps,episode_cost_mean,violation_rate,head_precision,head_recall\n",
+                   f"{step},{np.mean(result.costs):.3f},{result.violation_rate:.4f},{result.precision:.4f},"
+                   f"{result.recall:.4f}\n")

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agent.layout import CHECKPOINT_DIR, CONFIG_FILE, EPISODE_DIR, EVAL_CSV, EVAL_SAFETY_CSV
+from agent.layout import CHECKPOINT_DIR, CONFIG_FILE, EPISODE_DIR, EVAL_CSV
 from agent.world_model_agent import build_agent
 from agent.run.checkpoint import (CheckpointError, list_checkpoints, load_newest_checkpoint, restore_rng_state, rng_state,
                               save_checkpoint)
 from agent.config import RunConfig
-from agent.run.evaluate import EvalResult, evaluate
+from agent.run.evaluate import evaluate, write_evaluation
 from agent.run.logger import RunLogger, append_log
 from agent.learn.profiling import OFF, PhaseTimer
 from agent.learn.replay import Episode, EpisodeBuilder, EpisodeReplay
@@ -379,38 +379,9 @@ class Trainer:
     def _evaluate(self) -> None:
         record = self.cfg.video_every > 0 and self.num_evals % self.cfg.video_every == 0
         result = evaluate(self.agent, self.eval_env, self.cfg.eval_episodes, self.cfg.seed, record, self.rng)
-        step = self.env_steps
-        self.logger.scalars("eval", {"return_mean": result.mean, "return_std": result.std,
-                                     "episode_length": float(np.mean(result.lengths))}, step)
-        self.logger.scalars("perf", {"eval_plan_ms_per_action": result.plan_ms_per_action}, step)
-        if result.video_error is not None:
-            self.logger.warning(f"eval video at {step} env steps skipped: rendering failed ({result.video_error})")
-        if result.video is not None:
-            self.logger.video("eval/rollout_real_vs_imagined", result.video, step)
-        if result.trace_image is not None:
-            self.logger.image("eval/state_traces_real_vs_imagined", result.trace_image, step)
-        self.logger.message(f"eval at {step} env steps: return {result.mean:.1f} +- {result.std:.1f} "
-                            f"over {len(result.returns)} episodes ({result.plan_ms_per_action:.1f} ms/action)")
-        # Rows wait in memory on a full disk (the logger writes them with the next one).
-        self.logger.csv_row(EVAL_CSV, "env_steps,return_mean,return_std,episodes,wall_seconds\n",
-                            f"{step},{result.mean:.3f},{result.std:.3f},{len(result.returns)},{self.wall_seconds:.1f}\n")
-        _log_eval_safety(self.logger, step, result)
-        self.logger.flush()  # after the last event at this step: a new event file purges only later steps
+        write_evaluation(self.logger, self.env_steps, result, self.wall_seconds)
         self.num_evals += 1
-        self.last_eval_step = step
-
-
-def _log_eval_safety(logger: RunLogger, step: int, result: EvalResult) -> None:
-    """Violations of the evaluation episodes and the safety head's precision/recall on them."""
-    if result.costs is None:
-        return
-    logger.scalars("eval", {"episode_cost": float(np.mean(result.costs)),
-                            "violation_rate": result.violation_rate}, step)
-    head = {"precision": result.precision, "recall": result.recall}
-    logger.scalars("safety", {k: v for k, v in head.items() if np.isfinite(v)}, step)
-    logger.csv_row(EVAL_SAFETY_CSV, "env_steps,episode_cost_mean,violation_rate,head_precision,head_recall\n",
-                   f"{step},{np.mean(result.costs):.3f},{result.violation_rate:.4f},{result.precision:.4f},"
-                   f"{result.recall:.4f}\n")
+        self.last_eval_step = self.env_steps
 
 
 def _extras(info: dict) -> dict[str, np.ndarray] | None:

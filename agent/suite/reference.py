@@ -24,7 +24,7 @@ METHODS = ("TD-MPC2", "BMPC", "TD-MPC", "MR.Q", "DR.Q", "SimbaV2", "BRO", "SAC",
 MEANS_ONLY = ("BMPC",)
 
 # How many of a source's own steps make one of ours (agent decisions at action repeat 2 = dm_control env
-# steps / 2), per method: benchmarks/reference/reduce.py divides by it, tests/test_reference_units.py pins
+# steps / 2), per method: benchmarks/reference/reduce.py divides by it, tests/suite/test_reference_units.py pins
 # it against values read from the sources' files. The evidence is in agent/suite/published/README.md.
 SOURCE_STEPS_PER_OURS = {
     # nicklashansen/tdmpc2 results/: dm_control env steps. The author in tdmpc2 issue #45: "Action repeat is
