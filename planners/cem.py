@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from planners.config import CEMConfig
-from planners.sampling import EliteWeighting, SamplingPlanner
+from planners.elites import EliteWeighting
+from planners.sampling import SamplingPlanner
 
 
 def uniform_weights(elite_returns: torch.Tensor) -> torch.Tensor:

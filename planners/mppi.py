@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from planners.config import MPPIConfig
-from planners.sampling import EliteWeighting, SamplingPlanner
+from planners.elites import EliteWeighting
+from planners.sampling import SamplingPlanner
 
 
 def softmax_weights(temperature: float) -> EliteWeighting:

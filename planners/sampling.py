@@ -18,6 +18,10 @@ reused by later iterations instead of being recomputed.
 
 CEM and MPPI differ only in the weighting rule (uniform vs. softmax of the
 returns), so the planners compose this class with a rule.
+
+The pieces the loop is made of live beside it: ``planners.actions`` (bounds,
+candidate checks), ``planners.rollout`` (scoring plans in the model) and
+``planners.elites`` (weights, refit, what the elites came from).
 """
 
 from __future__ import annotations
@@ -25,51 +29,16 @@ from __future__ import annotations
 import contextlib
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 
+from planners.actions import BoundLike, action_bounds, prepare_candidates
 from planners.config import SamplingConfig
 from planners.constraint import PlanConstraint
+from planners.elites import EliteWeighting, population_stats, weighted_moments
 from planners.model import LatentModel, PolicyPriorFn, TerminalValueFn
 from planners.precision import bf16_is_native
-
-EliteWeighting = Callable[[torch.Tensor], torch.Tensor]
-"""Elite returns ``(K,)`` sorted best first -> weights ``(K,)`` summing to 1."""
-
-BoundLike = float | Sequence[float] | torch.Tensor
-
-
-def action_bounds(
-    low: BoundLike, high: BoundLike, action_dim: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Broadcast scalar or per-dimension bounds to two float32 ``(A,)`` tensors."""
-    out = []
-    for name, value in (("action_low", low), ("action_high", high)):
-        t = torch.as_tensor(value, dtype=torch.float32, device=device)
-        if t.dim() > 1 or (t.dim() == 1 and t.numel() not in (1, action_dim)):
-            raise ValueError(
-                f"{name} has shape {tuple(t.shape)}; accepted: a scalar or shape ({action_dim},)"
-            )
-        if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{name}={t.tolist()} is invalid; accepted: finite values")
-        out.append(t.expand(action_dim).clone())
-    lo, hi = out
-    if not bool((lo < hi).all()):
-        raise ValueError(
-            f"action bounds low={lo.tolist()} high={hi.tolist()} are invalid; accepted: low < high in every dimension"
-        )
-    return lo, hi
-
-
-def weighted_moments(
-    elites: torch.Tensor, weights: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted mean and std over the sample axis of ``(H, K, A)`` elites."""
-    w = weights.view(1, -1, 1)
-    mean = (elites * w).sum(dim=1)
-    var = ((elites - mean.unsqueeze(1)).square_() * w).sum(dim=1)
-    return mean, var.sqrt_()
+from planners.rollout import imagined_returns
 
 
 @dataclass
@@ -219,7 +188,9 @@ class SamplingPlanner:
     ) -> torch.Tensor:
         cfg = self.config
         z0 = self._encode(obs)
-        cand = self._prepare_candidates(candidates)
+        cand = prepare_candidates(
+            candidates, cfg.horizon, self.action_dim, self.action_low, self.action_high, self.device
+        )
         n_policy = cfg.num_policy_samples if self.policy_prior is not None else 0
         n_cand = 0 if cand is None else cand.shape[1]
         n_fixed = n_policy + n_cand
@@ -265,7 +236,7 @@ class SamplingPlanner:
             action = mean[0]
 
         self._remember(mean)
-        self.last_stats = self._stats(
+        self.last_stats = population_stats(
             returns, elite_returns, elite_idx, weights, std, n_policy, n_cand, pick
         )
         if costs is not None:
@@ -319,23 +290,6 @@ class SamplingPlanner:
             )
         return z0
 
-    def _prepare_candidates(self, candidates: torch.Tensor | None) -> torch.Tensor | None:
-        """Validate ``(K, H, A)`` plans and return them clipped, as ``(H, K, A)``."""
-        if candidates is None:
-            return None
-        cand = torch.as_tensor(candidates, dtype=torch.float32, device=self.device)
-        given = tuple(cand.shape)
-        if cand.dim() == 2:
-            cand = cand.unsqueeze(0)
-        expected = (self.config.horizon, self.action_dim)
-        if cand.dim() != 3 or cand.shape[0] < 1 or tuple(cand.shape[1:]) != expected:
-            raise ValueError(
-                f"candidates have shape {given}; accepted: (K, {expected[0]}, {expected[1]}) with K >= 1"
-            )
-        if not bool(torch.isfinite(cand).all()):
-            raise ValueError("candidates contain NaN or inf; accepted: finite values")
-        return torch.clamp(cand, self.action_low, self.action_high).transpose(0, 1)
-
     def _get_workspace(self, total: int) -> _Workspace:
         h, a, n = self.config.horizon, self.action_dim, self.config.num_samples
         ws = self._workspace
@@ -372,29 +326,14 @@ class SamplingPlanner:
         policy: PolicyPriorFn | None = None,
         costs: torch.Tensor | None = None,
     ) -> None:
-        """Discounted return of every column of ``actions`` ``(H, n, A)`` into ``returns``.
-
-        With ``policy``, the actions are produced by it along the rollout and
-        written (clipped) into ``actions``. With ``costs``, the constraint's
-        undiscounted sum of per-step P(unsafe) goes there.
-        """
-        n = actions.shape[1]
-        z = z0.expand(n, -1).contiguous()
-        returns.zero_()
-        if costs is not None:
-            costs.zero_()
-        discount = 1.0
-        for t in range(self.config.horizon):
-            a_t = actions[t]
-            if policy is not None:
-                a_t.copy_(torch.clamp(policy(z).float(), self.action_low, self.action_high))
-            if costs is not None:
-                costs.add_(self.constraint.step_cost(z, a_t))
-            z, reward = self._step(z, a_t)
-            returns.add_(reward.reshape(n), alpha=discount)
-            discount *= self.config.discount
-        if self._value is not None:
-            returns.add_(self._value(z).reshape(n), alpha=discount)
+        """Score plans with :func:`planners.rollout.imagined_returns`, with this planner's
+        model step, terminal value, bounds and (given ``costs``) constraint."""
+        imagined_returns(
+            self._step, z0, actions, returns,
+            horizon=self.config.horizon, discount=self.config.discount,
+            low=self.action_low, high=self.action_high, value=self._value, policy=policy,
+            costs=costs, step_cost=None if self.constraint is None else self.constraint.step_cost,
+        )
 
     def _remember(self, mean: torch.Tensor) -> None:
         # Shift one step; repeat the last action rather than reset it: in
@@ -405,50 +344,3 @@ class SamplingPlanner:
         warm[:-1] = mean[1:]
         warm[-1] = mean[-1]
         self._warm_mean = warm
-
-    def _stats(
-        self,
-        returns: torch.Tensor,
-        elite_returns: torch.Tensor,
-        elite_idx: torch.Tensor,
-        weights: torch.Tensor,
-        std: torch.Tensor,
-        n_policy: int,
-        n_cand: int,
-        pick: int,
-    ) -> dict[str, float]:
-        """Scalars describing the last call, for logging and tests."""
-        n_fixed = n_policy + n_cand
-        is_policy = elite_idx < n_policy
-        is_cand = (elite_idx >= n_policy) & (elite_idx < n_fixed)
-        w = weights.float()
-        cand_returns = returns[n_policy:n_fixed]
-        values = torch.stack(
-            [
-                elite_returns.float().mean(),
-                elite_returns[0].float(),
-                std.float().mean(),
-                is_policy.any().float(),
-                (w * is_policy).sum(),
-                is_cand.any().float(),
-                (w * is_cand).sum(),
-                is_cand[0].float(),  # best trajectory of the population is a candidate
-                is_cand[pick].float(),
-                cand_returns.max() if n_cand else returns.new_tensor(float("nan")),
-            ]
-        ).tolist()
-        keys = (
-            "elite_return_mean",
-            "best_return",
-            "std_mean",
-            "policy_in_elites",
-            "policy_weight",
-            "candidate_in_elites",
-            "candidate_weight",
-            "candidate_is_best",
-            "candidate_chosen",
-            "candidate_best_return",
-        )
-        stats = dict(zip(keys, values))
-        stats["num_candidates"] = float(n_cand)
-        return stats
