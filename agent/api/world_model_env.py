@@ -75,6 +75,11 @@ class WorldModelEnv(gym.Env):
                    np.zeros((0,)), horizon=horizon, observation=observation)
 
     @property
+    def start_observations(self) -> torch.Tensor:
+        """The real observations an episode may start from (``info["start_index"]`` indexes them)."""
+        return self._starts
+
+    @property
     def _model(self) -> torch.nn.Module:
         return self.policy.world_model
 

@@ -161,7 +161,7 @@ class Learner:
         if use_value:
             losses["value"] = value_loss.item() / steps
             with self.timer("update.policy"):
-                losses["policy"] = self._update_policy(zs.detach(), w)
+                losses["policy"] = self.update_policy(zs.detach(), w)
         with self.timer("update.ema"):
             if use_value:
                 self.critic.update_target(self.cfg.tau)
@@ -206,7 +206,11 @@ class Learner:
                  + self.cfg.value_coef * value_loss + self.cfg.reconstruction_coef * recon_loss) / steps
         return total, consistency, reward_loss, recon_loss, value_loss, zs
 
-    def _update_policy(self, zs: torch.Tensor, w: torch.Tensor) -> float:
+    def update_policy(self, zs: torch.Tensor, w: torch.Tensor | None = None) -> float:
+        """One step of the policy prior on the latents of a rollout, ``(T + 1, B, Z)``, weighted per step
+        by ``w`` (``rho ** t`` by default); the critic is read, never trained here. Returns the loss."""
+        if w is None:
+            w = self._weights(zs.shape[0] - 1, zs.device)
         assert self.critic is not None and self.policy is not None and self.policy_optim is not None
         steps_plus_one, size = zs.shape[:2]
         z = zs.flatten(0, 1)

@@ -86,15 +86,15 @@ def test_world_model_env_passes_check_env_and_resets_from_real_starts(robot_run)
     env = agent.WorldModelEnv.from_run(robot_run, horizon=5)
     check_env(env, skip_render_check=True)
     obs, info = env.reset(seed=3)
-    starts = env._starts.numpy()
+    starts = env.start_observations.numpy()
     assert starts.shape == (2, 8)  # the first observation of each of the run's 2 episodes
-    assert np.allclose(obs, env.policy.decode(env.policy.world_model.initial_latent(env._starts[info["start_index"]:][:1]))[0])
+    assert np.allclose(obs, env.policy.decode(env.policy.world_model.initial_latent(env.start_observations[info["start_index"]:][:1]))[0])
     for t in range(5):
         obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
         assert isinstance(reward, float) and not terminated and 0.0 <= info["cost"] <= 1.0
         assert truncated == (t == 4)  # the horizon
     latent = agent.WorldModelEnv.from_run(robot_run, observation="latent", starts="any")
-    assert latent.observation_space.shape == (16,) and len(latent._starts) == 102  # 2 x (50 steps + reset)
+    assert latent.observation_space.shape == (16,) and len(latent.start_observations) == 102  # 2 x (50 steps + reset)
     check_env(latent, skip_render_check=True)
     env.close()
     latent.close()

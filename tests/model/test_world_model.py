@@ -148,7 +148,7 @@ def test_policy_step_moves_the_policy_and_leaves_the_critic_alone():
     critic_before = [p.detach().clone() for p in critic.parameters()]
     policy_before = [p.detach().clone() for p in policy.parameters()]
     learner.model_optim.zero_grad(set_to_none=True)
-    learner._update_policy(zs, learner._weights(3, zs.device))
+    learner.update_policy(zs)
     assert all(p.grad is None for p in critic.parameters())  # no wasted critic backward
     assert all(p.requires_grad for p in critic.heads.parameters())  # the model step still trains Q
     assert all(torch.equal(a, b) for a, b in zip(critic_before, critic.parameters()))
