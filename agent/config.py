@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
+from math import isfinite
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,7 +89,7 @@ class LearnConfig:
     value_coef: float = _f(0.1, "weight of the TD value loss")
     reconstruction_coef: float = _f(1.0, "weight of the decoder reconstruction loss")
     entropy_coef: float = _f(1e-4, "policy-prior entropy bonus")
-    discount: float = _f(0.99, "reward discount")
+    discount: float = _f(0.99, "discount of future rewards per agent decision (learner and planner)")
     tau: float = _f(0.01, "Polyak rate of the target encoder and target Q")
     utd: float = _f(1.0, "model updates per env step (update-to-data ratio)")
     schedule: str = _f("serial", "'serial': plan, step the env, then update, one after the other (runs reproduce bit "
@@ -106,19 +106,20 @@ class LearnConfig:
 @dataclass
 class PlanConfig:
     planner: str = _f("mppi", "planner: 'cem' or 'mppi'", choices=("cem", "mppi"))
-    plan_horizon: int = _f(3, "planning horizon in agent decisions")
-    num_samples: int = _f(256, "sampled action sequences per iteration")
-    num_elites: int = _f(32, "elite sequences kept per iteration")
-    iterations: int = _f(4, "planner iterations per action")
-    num_policy_samples: int = _f(24, "sequences per iteration rolled out by the policy prior")
+    # metadata["planner"]: the option of planners/config.py the field is carried to, by that name
+    plan_horizon: int = _f(3, "planning horizon in agent decisions", planner="horizon")
+    num_samples: int = _f(256, "sampled action sequences per iteration", planner="num_samples")
+    num_elites: int = _f(32, "elite sequences kept per iteration", planner="num_elites")
+    iterations: int = _f(4, "planner iterations per action", planner="iterations")
+    num_policy_samples: int = _f(24, "sequences rolled out by the policy prior per plan", planner="num_policy_samples")
     temperature: float = _f(2.0, "MPPI temperature: elite weights are softmax(return / temperature); 2.0 equals "
-                                      "TD-MPC2's exp(0.5 * return)")
+                                 "TD-MPC2's exp(0.5 * return)", planner="temperature")
     bf16: bool | None = _f(None, "imagine rollouts under bfloat16 autocast (elite sets matched fp32 in "
                                  "benchmarks/planning_speed.py); not given = where bf16 is native (CUDA, CPUs with "
-                                 "AVX512-BF16 or AMX), fp32 elsewhere")
+                                 "AVX512-BF16 or AMX), fp32 elsewhere", planner="dtype_autocast")
     compile: bool = _f(False, "torch.compile the model step and terminal value the planner calls (a graph per "
-                              "batch shape, compiled on first use). On this project's 2-core CPU it measured 1.12x "
-                              "faster in fp32 and no faster with --bf16; meant for GPUs, where it saves launches")
+                              "batch shape, compiled on first use). On this project's 2-core CPU: 1.12x faster in "
+                              "fp32, no faster with --bf16; meant for GPUs, where it saves launches", planner="compile")
     value_pessimism: float = _f(0.0, "plan with a lower confidence bound of the terminal value: mean - K * std over "
                                      "all Q-heads (0 = the mean of two random heads, TD-MPC2's choice); against plans "
                                      "that only the value over-rates (issue 27, unmeasured yet)")
@@ -183,92 +184,59 @@ class RunConfig:
 
     def validate(self) -> "RunConfig":
         """Raise ConfigError (one line) on the first value outside what is accepted."""
+        env, model, learn, plan = self.env, self.model, self.learn, self.plan
         checks = [
-            (self.steps >= 1, "steps", self.steps, "an integer >= 1"),
+            *_integers(1, None, steps=self.steps, eval_every=self.eval_every, eval_episodes=self.eval_episodes,
+                       checkpoint_every=self.checkpoint_every, keep_checkpoints=self.keep_checkpoints,
+                       batch_size=learn.batch_size, horizon=learn.horizon, plan_horizon=plan.plan_horizon,
+                       num_samples=plan.num_samples, num_elites=plan.num_elites, iterations=plan.iterations,
+                       llm_every=plan.llm_every, llm_candidates=plan.llm_candidates),
+            *_integers(0, None, seed_steps=self.seed_steps, threads=self.threads,
+                       num_policy_samples=plan.num_policy_samples, llm_retries=plan.llm_retries),
+            *_finite_above(0.0, safety_scale=env.safety_scale, lr=learn.lr, grad_clip=learn.grad_clip, rho=learn.rho,
+                           utd=learn.utd, temperature=plan.temperature, llm_timeout_s=plan.llm_timeout_s),
+            *_finite_above(0.0, True, encoder_lr_scale=learn.encoder_lr_scale,
+                           consistency_coef=learn.consistency_coef, reward_coef=learn.reward_coef,
+                           value_coef=learn.value_coef, reconstruction_coef=learn.reconstruction_coef,
+                           entropy_coef=learn.entropy_coef, value_pessimism=plan.value_pessimism,
+                           exploration_noise=plan.exploration_noise, safety_multiplier=plan.safety_multiplier,
+                           safety_adapt_rate=plan.safety_adapt_rate, llm_deadline_ms=plan.llm_deadline_ms),
             (0 <= self.seed < 2**32, "seed", self.seed, "an integer in [0, 2**32)"),
-            (self.seed_steps >= 0, "seed_steps", self.seed_steps, "an integer >= 0"),
-            (self.eval_every >= 1, "eval_every", self.eval_every, "an integer >= 1"),
-            (self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, "an integer >= 1"),
-            (self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "an integer >= 1"),
-            (self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "an integer >= 1"),
-            (self.threads >= 0, "threads", self.threads, "an integer >= 0"),
-            (is_device_name(self.device), "device", self.device,
-             "'auto', 'cpu', 'cuda' or 'cuda:N'"),
-            (self.env.action_repeat is None or self.env.action_repeat >= 1, "action_repeat", self.env.action_repeat,
+            (is_device_name(self.device), "device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+            (env.action_repeat is None or env.action_repeat >= 1, "action_repeat", env.action_repeat,
              "an integer >= 1 (leave it out for the suite default)"),
-            (self.env.image_size in (16, 32, 64, 128, 256), "image_size", self.env.image_size, "one of 16, 32, 64, 128, 256"),
-            (1 <= self.model.latent_dim <= MAX_WIDTH, "latent_dim", self.model.latent_dim,
-             f"an integer in [1, {MAX_WIDTH}]"),
-            (1 <= self.model.hidden_dim <= MAX_WIDTH, "hidden_dim", self.model.hidden_dim,
-             f"an integer in [1, {MAX_WIDTH}]"),
-            (self.model.simnorm_dim == 0 or self.model.latent_dim % self.model.simnorm_dim == 0, "simnorm_dim",
-             self.model.simnorm_dim, f"0 or a divisor of latent_dim={self.model.latent_dim}"),
-            (1 <= self.model.num_q <= MAX_Q, "num_q", self.model.num_q, f"an integer in [1, {MAX_Q}]"),
-            (0 <= self.model.q_dropout < 1, "q_dropout", self.model.q_dropout, "a number in [0, 1)"),
-            (3 <= self.model.num_bins <= MAX_WIDTH, "num_bins", self.model.num_bins, f"an integer in [3, {MAX_WIDTH}]"),
-            (_finite(self.env.safety_scale) and self.env.safety_scale > 0, "safety_scale", self.env.safety_scale,
-             "a finite number > 0"),
-            (self.learn.batch_size >= 1, "batch_size", self.learn.batch_size, "an integer >= 1"),
-            (self.learn.horizon >= 1, "horizon", self.learn.horizon, "an integer >= 1"),
-            (self.learn.recon_batch is None or 0 <= self.learn.recon_batch <= self.learn.batch_size, "recon_batch",
-             self.learn.recon_batch, f"an integer in [0, batch_size={self.learn.batch_size}] (0 = all)"),
-            (_finite(self.learn.lr) and self.learn.lr > 0, "lr", self.learn.lr, "a finite number > 0"),
-            (_finite(self.learn.encoder_lr_scale) and self.learn.encoder_lr_scale >= 0, "encoder_lr_scale",
-             self.learn.encoder_lr_scale, "a finite number >= 0"),
-            (_finite(self.learn.grad_clip) and self.learn.grad_clip > 0, "grad_clip", self.learn.grad_clip,
-             "a finite number > 0"),
-            (_finite(self.learn.rho) and self.learn.rho > 0, "rho", self.learn.rho, "a finite number > 0"),
-            *((_finite(v) and v >= 0, name, v, "a finite number >= 0") for name, v in (
-                ("consistency_coef", self.learn.consistency_coef), ("reward_coef", self.learn.reward_coef),
-                ("value_coef", self.learn.value_coef), ("reconstruction_coef", self.learn.reconstruction_coef),
-                ("entropy_coef", self.learn.entropy_coef))),
-            (0 < self.learn.discount <= 1, "discount", self.learn.discount, "a number in (0, 1]"),
-            (0 < self.learn.tau <= 1, "tau", self.learn.tau, "a number in (0, 1]"),
-            (_finite(self.learn.utd) and self.learn.utd > 0, "utd", self.learn.utd, "a finite number > 0"),
-            (self.learn.schedule == "serial" or not self.learns_safety, "schedule", self.learn.schedule,
+            (env.image_size in (16, 32, 64, 128, 256), "image_size", env.image_size, "one of 16, 32, 64, 128, 256"),
+            *_integers(1, MAX_WIDTH, latent_dim=model.latent_dim, hidden_dim=model.hidden_dim),
+            *_integers(3, MAX_WIDTH, num_bins=model.num_bins),
+            *_integers(1, MAX_Q, num_q=model.num_q),
+            (model.simnorm_dim == 0 or model.latent_dim % model.simnorm_dim == 0, "simnorm_dim", model.simnorm_dim,
+             f"0 or a divisor of latent_dim={model.latent_dim}"),
+            (0 <= model.q_dropout < 1, "q_dropout", model.q_dropout, "a number in [0, 1)"),
+            (learn.recon_batch is None or 0 <= learn.recon_batch <= learn.batch_size, "recon_batch",
+             learn.recon_batch, f"an integer in [0, batch_size={learn.batch_size}] (0 = all)"),
+            (0 < learn.discount <= 1, "discount", learn.discount, "a number in (0, 1]"),
+            (0 < learn.tau <= 1, "tau", learn.tau, "a number in (0, 1]"),
+            (learn.schedule == "serial" or not self.learns_safety, "schedule", learn.schedule,
              "'serial' with a safety head (--safety-head, --safety-budget or --model robotics)"),
-            (self.plan.plan_horizon >= 1, "plan_horizon", self.plan.plan_horizon, "an integer >= 1"),
-            (self.plan.num_samples >= 1, "num_samples", self.plan.num_samples, "an integer >= 1"),
-            (1 <= self.plan.num_elites <= self.plan.num_samples, "num_elites", self.plan.num_elites,
-             f"an integer in [1, num_samples={self.plan.num_samples}]"),
-            (self.plan.iterations >= 1, "iterations", self.plan.iterations, "an integer >= 1"),
-            (self.plan.num_policy_samples >= 0, "num_policy_samples", self.plan.num_policy_samples, "an integer >= 0"),
-            (_finite(self.plan.temperature) and self.plan.temperature > 0, "temperature", self.plan.temperature,
-             "a finite number > 0"),
-            (_finite(self.plan.value_pessimism) and self.plan.value_pessimism >= 0, "value_pessimism",
-             self.plan.value_pessimism, "a finite number >= 0"),
-            (self.plan.prior_margin < 0 or (self.model.use_value and self.model.use_policy_prior), "prior_margin",
-             self.plan.prior_margin, "a negative number (off) without the terminal value or the policy prior"),
-            (_finite(self.plan.exploration_noise) and self.plan.exploration_noise >= 0, "exploration_noise",
-             self.plan.exploration_noise, "a finite number >= 0"),
-            (self.plan.proposer == "none" or self.env.obs == "state", "obs", self.env.obs,
+            (plan.num_elites <= plan.num_samples, "num_elites", plan.num_elites,
+             f"an integer in [1, num_samples={plan.num_samples}]"),
+            (plan.prior_margin < 0 or (model.use_value and model.use_policy_prior), "prior_margin",
+             plan.prior_margin, "a negative number (off) without the terminal value or the policy prior"),
+            (plan.proposer == "none" or env.obs == "state", "obs", env.obs,
              "'state' with --proposer llm (the LLM reads named state fields)"),
-            (self.plan.proposer == "none" or bool(self.plan.llm_model) or
-             (self.plan.llm_backend == "openai" and bool(os.environ.get("OPENAI_MODEL"))), "llm_model",
-             self.plan.llm_model, "with --proposer llm: a model name (or $OPENAI_MODEL), or a model directory "
+            (plan.proposer == "none" or bool(plan.llm_model) or
+             (plan.llm_backend == "openai" and bool(os.environ.get("OPENAI_MODEL"))), "llm_model",
+             plan.llm_model, "with --proposer llm: a model name (or $OPENAI_MODEL), or a model directory "
              "for --llm-backend transformers"),
-            (self.plan.llm_base_url == "" or self.plan.llm_base_url.startswith(("http://", "https://")), "llm_base_url",
-             self.plan.llm_base_url, "'' or an http(s):// URL up to /v1, e.g. http://localhost:11434/v1"),
-            (self.plan.llm_every >= 1, "llm_every", self.plan.llm_every, "an integer >= 1"),
-            (self.plan.llm_candidates >= 1, "llm_candidates", self.plan.llm_candidates, "an integer >= 1"),
-            (_finite(self.plan.llm_deadline_ms) and self.plan.llm_deadline_ms >= 0, "llm_deadline_ms",
-             self.plan.llm_deadline_ms, "a finite number >= 0 (0 = never wait)"),
-            (_finite(self.plan.llm_timeout_s) and self.plan.llm_timeout_s > 0, "llm_timeout_s", self.plan.llm_timeout_s,
-             "a finite number > 0"),
-            (self.plan.llm_retries >= 0, "llm_retries", self.plan.llm_retries, "an integer >= 0"),
-            (0 <= self.plan.llm_judge_weight <= 1, "llm_judge_weight", self.plan.llm_judge_weight, "a number in [0, 1]"),
-            (self.model.world_model == "latent" or self.env.obs == "pixels", "obs", self.env.obs,
+            (plan.llm_base_url == "" or plan.llm_base_url.startswith(("http://", "https://")), "llm_base_url",
+             plan.llm_base_url, "'' or an http(s):// URL up to /v1, e.g. http://localhost:11434/v1"),
+            (0 <= plan.llm_judge_weight <= 1, "llm_judge_weight", plan.llm_judge_weight, "a number in [0, 1]"),
+            (model.world_model == "latent" or env.obs == "pixels", "obs", env.obs,
              "'pixels' with --model robotics (it fuses the camera frame with the proprioceptive state)"),
-            (self.model.world_model == "latent" or self.plan.proposer == "none", "proposer", self.plan.proposer,
+            (model.world_model == "latent" or plan.proposer == "none", "proposer", plan.proposer,
              "'none' with --model robotics"),
-            (_finite(self.plan.safety_budget), "safety_budget", self.plan.safety_budget,
-             "a finite number (negative = off)"),
-            (_finite(self.plan.safety_multiplier) and self.plan.safety_multiplier >= 0, "safety_multiplier",
-             self.plan.safety_multiplier, "a finite number >= 0"),
-            (_finite(self.plan.safety_adapt_rate) and self.plan.safety_adapt_rate >= 0, "safety_adapt_rate",
-             self.plan.safety_adapt_rate, "a finite number >= 0"),
-            # Any float field without a range above: NaN and infinity are never a setting.
-            *((_finite(v), name, v, "a finite number") for name, v in self._float_values()),
+            # Any float field without a range above (safety_budget, prior_margin): NaN and infinity are never a setting.
+            *((isfinite(v), name, v, "a finite number") for name, v in self._float_values()),
         ]
         for ok, name, value, accepted in checks:
             if not ok:
@@ -349,7 +317,7 @@ class RunConfig:
         try:
             text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
         except ValueError:
-            bad = next((f"{name}={value!r}" for name, value in self._float_values() if not _finite(value)), "?")
+            bad = next((f"{name}={value!r}" for name, value in self._float_values() if not isfinite(value)), "?")
             raise ConfigError(f"cannot save {path} with {bad}: expected finite numbers") from None
         path.write_text(text + "\n")
 
@@ -396,8 +364,19 @@ def _typed(name: str, value: Any, f: dataclasses.Field) -> Any:
 MAX_JSON_BYTES = 2**20
 
 
-def _finite(value: float) -> bool:
-    return math.isfinite(value)
+_Check = tuple[bool, str, Any, str]  # (ok, name, value, what is accepted)
+
+
+def _integers(low: int, high: int | None = None, /, **values: int) -> list[_Check]:
+    """Checks of integers in [low, high], or >= low without ``high``."""
+    accepted = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
+    return [(low <= v and (high is None or v <= high), name, v, accepted) for name, v in values.items()]
+
+
+def _finite_above(low: float, or_equal: bool = False, /, **values: float) -> list[_Check]:
+    """Checks of finite numbers above ``low`` (or equal to it)."""
+    accepted = f"a finite number {'>=' if or_equal else '>'} {low:g}"
+    return [(isfinite(v) and (v >= low if or_equal else v > low), name, v, accepted) for name, v in values.items()]
 
 
 def read_json(path: Path) -> Any:

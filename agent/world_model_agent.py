@@ -8,6 +8,7 @@ the parts and acts.
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import gymnasium as gym
 import numpy as np
@@ -21,7 +22,8 @@ from agent.model.safety_head import SafetyHead, SafetyLearner
 from agent.model.value import QEnsemble
 from agent.model.world_model import LatentWorldModel
 from envs.fused import STATE_BYTES
-from planners import ConstraintConfig, PlanConstraint, make_planner
+from planners import ConstraintConfig, PlanConstraint, SamplingConfig, make_planner
+from planners.config import planner_config
 from planners.precision import use_bf16
 from planners.llm import (JudgeConfig, LLMJudge, LLMProposer, ProposerConfig, TaskSpec, TransformersConfig,
                           imagine_outcomes, make_backend, openai_config_from_env)
@@ -276,17 +278,13 @@ def _constraint(cfg: RunConfig, head: SafetyHead | None) -> PlanConstraint | Non
                                                           adapt_rate=p.safety_adapt_rate))
 
 
-def _planner_config(cfg: RunConfig, device: torch.device):
-    """Map the run's PlanConfig onto the planner package's own config dataclass."""
-    from planners import CEMConfig, MPPIConfig
-
+def _planner_config(cfg: RunConfig, device: torch.device) -> SamplingConfig:
+    """The planner package's config: each PlanConfig field carried by the option name in its metadata["planner"];
+    --bf16 not given is resolved for the device, and the discount is the learner's."""
     p = cfg.plan
-    common = dict(horizon=p.plan_horizon, num_samples=p.num_samples, num_elites=p.num_elites,
-                  iterations=p.iterations, num_policy_samples=p.num_policy_samples if cfg.model.use_policy_prior else 0,
-                  discount=cfg.learn.discount, dtype_autocast=use_bf16(p.bf16, device), compile=p.compile)
-    if p.planner == "mppi":
-        return MPPIConfig(temperature=p.temperature, **common)
-    return CEMConfig(**common)
+    options = {f.metadata["planner"]: getattr(p, f.name) for f in dataclasses.fields(p) if "planner" in f.metadata}
+    options.update(dtype_autocast=use_bf16(p.bf16, device), discount=cfg.learn.discount)
+    return planner_config(p.planner, options)
 
 
 def _llm_parts(cfg: RunConfig, task: TaskSpec) -> tuple[LLMProposer, LLMJudge | None]:
