@@ -160,7 +160,7 @@ def load(path: str | Path, *, device: str = "cpu", seed: int = 0, trust_checkpoi
 
     ``llm=True`` keeps the LLM proposer of a run trained with one (its server must be reachable);
     by default the planner acts alone. ``seed`` seeds the exploration noise of ``act(explore=True)``.
-    Raises `agent.checkpoint.CheckpointError` (one line) for what is not a usable checkpoint.
+    Raises `agent.run.checkpoint.CheckpointError` (one line) for what is not a usable checkpoint.
     """
     from agent.run.runtime import pick_device
 
@@ -171,7 +171,7 @@ def train(config: RunConfig, *, logdir: str | Path = "runs", run_name: str | Non
           progress: bool = True) -> Path:
     """Train a new run from ``config`` (the dataclasses of `agent.config`, as ``wm-agent train`` builds
     them); returns its run directory. Refuses what the CLI refuses, with the same one-line errors
-    (`agent.launch.UserError`, `agent.config.ConfigError`, ...). Continue it with `resume`."""
+    (`agent.run.launch.UserError`, `agent.config.ConfigError`, ...). Continue it with `resume`."""
     from agent.run.launch import new_run_directory, start_training
 
     config.validate()

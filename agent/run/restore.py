@@ -1,6 +1,6 @@
 """A trained agent back from its checkpoint: config, weights and the env it was trained on.
 
-Shared by ``wm-agent eval`` (`agent.evaluate.evaluate_checkpoint`) and the Python API
+Shared by ``wm-agent eval`` (`agent.run.evaluate.evaluate_checkpoint`) and the Python API
 (`agent.load`), so both refuse the same checkpoints with the same one line.
 """
 

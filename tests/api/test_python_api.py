@@ -1,5 +1,5 @@
 """The Python API: the README's example runs as written and prints what it says; load/act/imagine
-and WorldModelEnv behave as documented (agent/api.py, agent/world_model_env.py)."""
+and WorldModelEnv behave as documented (agent/api/)."""
 
 import os
 import re

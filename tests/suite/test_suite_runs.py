@@ -132,7 +132,7 @@ def ray_head():
     pytest.importorskip("ray")
     port, client_port, agent_port = free_port(), free_port(), free_port()  # no fixed port another head may hold
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # its workers import agent.suite_runner
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # its workers import agent.suite.runner
     head = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
                              "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
                              "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", temp,
