@@ -68,3 +68,10 @@ def build_latent_model(obs_shape, action_dim=2, use_actor_critic=True, bf16=Fals
     policy = PolicyPrior(32, action_dim, 64) if use_actor_critic else None
     return wm, critic, policy, Learner(wm, critic, policy, LearnConfig(lr=1e-3, update_bf16=bf16), m,
                                        recon_batch=recon_batch)
+
+
+def one_line_error(capsys) -> str:
+    """The one error line a refused command printed (and that it was one line, without a traceback)."""
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("wm-agent: error: ") and "Traceback" not in err, err
+    return err
