@@ -16,6 +16,8 @@ from math import isfinite
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from planners.config import accepts_of
+
 if TYPE_CHECKING:
     from envs.safety import SafetyConfig
 
@@ -188,13 +190,12 @@ class RunConfig:
         checks = [
             *_integers(1, None, steps=self.steps, eval_every=self.eval_every, eval_episodes=self.eval_episodes,
                        checkpoint_every=self.checkpoint_every, keep_checkpoints=self.keep_checkpoints,
-                       batch_size=learn.batch_size, horizon=learn.horizon, plan_horizon=plan.plan_horizon,
-                       num_samples=plan.num_samples, num_elites=plan.num_elites, iterations=plan.iterations,
+                       batch_size=learn.batch_size, horizon=learn.horizon,
                        llm_every=plan.llm_every, llm_candidates=plan.llm_candidates),
             *_integers(0, None, seed_steps=self.seed_steps, threads=self.threads,
-                       num_policy_samples=plan.num_policy_samples, llm_retries=plan.llm_retries),
+                       llm_retries=plan.llm_retries),
             *_finite_above(0.0, safety_scale=env.safety_scale, lr=learn.lr, grad_clip=learn.grad_clip, rho=learn.rho,
-                           utd=learn.utd, temperature=plan.temperature, llm_timeout_s=plan.llm_timeout_s),
+                           utd=learn.utd, llm_timeout_s=plan.llm_timeout_s),
             *_finite_above(0.0, True, encoder_lr_scale=learn.encoder_lr_scale,
                            consistency_coef=learn.consistency_coef, reward_coef=learn.reward_coef,
                            value_coef=learn.value_coef, reconstruction_coef=learn.reconstruction_coef,
@@ -214,7 +215,7 @@ class RunConfig:
             (0 <= model.q_dropout < 1, "q_dropout", model.q_dropout, "a number in [0, 1)"),
             (learn.recon_batch is None or 0 <= learn.recon_batch <= learn.batch_size, "recon_batch",
              learn.recon_batch, f"an integer in [0, batch_size={learn.batch_size}] (0 = all)"),
-            (0 < learn.discount <= 1, "discount", learn.discount, "a number in (0, 1]"),
+            *_planner_options(plan, learn),
             (0 < learn.tau <= 1, "tau", learn.tau, "a number in (0, 1]"),
             (learn.schedule == "serial" or not self.learns_safety, "schedule", learn.schedule,
              "'serial' with a safety head (--safety-head, --safety-budget or --model robotics)"),
@@ -371,6 +372,16 @@ def _integers(low: int, high: int | None = None, /, **values: int) -> list[_Chec
     """Checks of integers in [low, high], or >= low without ``high``."""
     accepted = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
     return [(low <= v and (high is None or v <= high), name, v, accepted) for name, v in values.items()]
+
+
+def _planner_options(plan: PlanConfig, learn: LearnConfig) -> list[_Check]:
+    """The numeric planner options, checked with the planner's own ranges (planners/config.py) under the
+    agent's names: a range is written once, where the planner defines the option."""
+    linked = [(f.name, f.metadata["planner"]) for f in dataclasses.fields(plan) if "planner" in f.metadata]
+    options = [(name, getattr(plan, name), accepts_of(option)) for name, option in linked]
+    options.append(("discount", learn.discount, accepts_of("discount")))  # the learner's, carried to the planner
+    # Flags are typed when a config is read; --bf16 may also be None (resolved for the device).
+    return [(accepts(value), name, value, str(accepts)) for name, value, accepts in options if accepts.kind is not bool]
 
 
 def _finite_above(low: float, or_equal: bool = False, /, **values: float) -> list[_Check]:

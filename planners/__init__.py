@@ -1,17 +1,32 @@
-"""Sampling-based planners (CEM, MPPI) over imagined rollouts of a latent model."""
+"""Sampling-based planners (CEM, MPPI) over imagined rollouts of a latent model.
+
+The names below are imported on first use, so ``import planners.config`` (plain dataclasses: what each
+planner option accepts) does not load torch: ``agent/config.py`` validates with it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from planners.cem import CEMPlanner
-from planners.config import CEMConfig, MPPIConfig, SamplingConfig
-from planners.constraint import ConstraintConfig, PlanConstraint, SafetyFn
-from planners.model import LatentModel, PolicyPriorFn, TerminalValueFn
-from planners.mppi import MPPIPlanner
-from planners.sampling import SamplingPlanner
+if TYPE_CHECKING:
+    from planners.config import CEMConfig, MPPIConfig
+    from planners.model import LatentModel
+    from planners.sampling import SamplingPlanner
 
-_PLANNERS = {"cem": CEMPlanner, "mppi": MPPIPlanner}
+_EXPORTS = {
+    "CEMConfig": "planners.config", "MPPIConfig": "planners.config", "SamplingConfig": "planners.config",
+    "CEMPlanner": "planners.cem", "MPPIPlanner": "planners.mppi", "SamplingPlanner": "planners.sampling",
+    "ConstraintConfig": "planners.constraint", "PlanConstraint": "planners.constraint", "SafetyFn": "planners.constraint",
+    "LatentModel": "planners.model", "PolicyPriorFn": "planners.model", "TerminalValueFn": "planners.model",
+}
+_PLANNERS = {"cem": ("planners.cem", "CEMPlanner"), "mppi": ("planners.mppi", "MPPIPlanner")}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'planners' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
 
 
 def make_planner(
@@ -29,21 +44,8 @@ def make_planner(
     key = name.strip().lower() if isinstance(name, str) else name
     if key not in _PLANNERS:
         raise ValueError(f"planner name {name!r} is invalid; accepted: {sorted(_PLANNERS)}")
-    return _PLANNERS[key](model, action_dim, config, **options)
+    module, cls = _PLANNERS[key]
+    return getattr(importlib.import_module(module), cls)(model, action_dim, config, **options)
 
 
-__all__ = [
-    "CEMConfig",
-    "CEMPlanner",
-    "ConstraintConfig",
-    "LatentModel",
-    "MPPIConfig",
-    "MPPIPlanner",
-    "PlanConstraint",
-    "PolicyPriorFn",
-    "SamplingConfig",
-    "SafetyFn",
-    "SamplingPlanner",
-    "TerminalValueFn",
-    "make_planner",
-]
+__all__ = sorted([*_EXPORTS, "make_planner"])

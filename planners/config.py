@@ -4,8 +4,8 @@ Each option is one field that says what it accepts (:func:`option`), so its name
 default and range are written in one place and ``__post_init__`` only adds the checks
 between options. The agent's ``PlanConfig`` names the options it sets in its fields'
 ``metadata["planner"]``, and the agent carries them here by that name (``planner_config``).
-agent/config.py may not import the planners, so its validate() restates these ranges for the
-CLI; tests/planners/test_planner_options.py fails when the two disagree.
+agent/config.py validates those fields with the same ``Accepts`` (:func:`accepts_of`): each range is
+written here only. This module imports no torch (``planners/__init__`` loads its names lazily).
 """
 
 from __future__ import annotations
@@ -153,3 +153,12 @@ def planner_config(planner: str, options: Mapping[str, object]) -> SamplingConfi
         raise ValueError(f"planner name {planner!r} is invalid; accepted: {sorted(CONFIGS)}")
     own = {f.name for f in fields(CONFIGS[planner])}
     return CONFIGS[planner](**{k: v for k, v in options.items() if k in own})
+
+
+def accepts_of(option: str) -> Accepts:
+    """What the planner option ``option`` accepts (in whichever planner has it)."""
+    for cls in CONFIGS.values():
+        for f in fields(cls):
+            if f.name == option:
+                return f.metadata["accepts"]
+    raise KeyError(f"no planner has an option {option!r}")

@@ -1,8 +1,9 @@
 """A planner option is defined in planners/config.py (name, type, default, what it accepts) and in the
 agent's PlanConfig (CLI flag, config.json key, help, the agent's default), which names it in
-``metadata["planner"]``; the agent carries it over by that name. agent/config.py may not import the
-planners (tests/test_layering.py), so its validate() restates their ranges: these tests fail when the
-two disagree, when a linked field is not carried, or when a planner option is left out unawares."""
+``metadata["planner"]``; the agent carries it over by that name and validates it with the planner's own
+range (``planners.config.accepts_of``). These tests fail when the agent and the planner refuse different
+values or say it in other words, when a linked field is not carried, or when a planner option is left out
+unawares."""
 
 from __future__ import annotations
 
