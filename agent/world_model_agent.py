@@ -117,22 +117,25 @@ class WorldModelAgent:
                                    initial_mean=initial_mean).cpu().numpy().astype(np.float32)
         self.no_feasible_plans += int(self.planner.last_stats.get("no_feasible_plan", 0.0))
         self.plans += 1
+        judged = self.judge is not None and candidates is not None and self.proposer is not None and self.proposer.fresh
+        # The start latent, encoded once for whichever of the checks below needs it.
+        needs_z0 = self.cfg.plan.prior_margin >= 0 or judged or self.safety_head is not None
+        z0 = self.world_model.initial_latent(obs_t) if needs_z0 else None
         if self.cfg.plan.prior_margin >= 0:
-            action = self._prior_unless_beaten(obs_t, action, explore)
+            action = self._prior_unless_beaten(z0, action, explore)
         if self.proposer is not None:
             self.proposer.record_plan(self.planner.last_stats)
-            if self.judge is not None and candidates is not None and self.proposer.fresh:
-                action = self._judged_action(obs_t, candidates, action)
+            if judged:
+                action = self._judged_action(z0, candidates, action)
         if explore and self.cfg.plan.exploration_noise > 0:
             action = action + self.cfg.plan.exploration_noise * rng.standard_normal(action.shape).astype(np.float32)
         action = np.clip(action, -1.0, 1.0)
         if self.safety_head is not None:
-            z0 = self.world_model.initial_latent(obs_t)
             a_t = torch.as_tensor(action, device=self.device).unsqueeze(0)
             self.last_p_unsafe = float(self.safety_head.p_unsafe(z0, a_t))
         return action
 
-    def _prior_unless_beaten(self, obs_t: torch.Tensor, action: np.ndarray, explore: bool) -> np.ndarray:
+    def _prior_unless_beaten(self, z0: torch.Tensor, action: np.ndarray, explore: bool) -> np.ndarray:
         """The planner's action only if its plan beats the policy prior's own plan by --prior-margin.
 
         Both plans are rolled out in one imagined batch and valued with one terminal-value call (the same
@@ -140,7 +143,6 @@ class WorldModelAgent:
         imagined step; acting on it while exploring draws from the prior instead.
         """
         assert self.policy is not None and self.planner.last_plan is not None
-        z0 = self.world_model.initial_latent(obs_t)
         z, prior_actions = z0, []
         for _ in range(self.cfg.plan.plan_horizon):
             prior_actions.append(self.policy.mean_action(z))
@@ -159,11 +161,10 @@ class WorldModelAgent:
             return {}
         return {"prior_kept_fraction": self.prior_kept / self.plans}
 
-    def _judged_action(self, obs_t: torch.Tensor, candidates: torch.Tensor, action: np.ndarray) -> np.ndarray:
+    def _judged_action(self, z0: torch.Tensor, candidates: torch.Tensor, action: np.ndarray) -> np.ndarray:
         """Let the judge pick among the planner's plan and the best LLM plans (first action of the pick)."""
         assert self.judge is not None and self.planner.last_plan is not None
         plans = torch.cat([self.planner.last_plan.unsqueeze(0).cpu(), candidates]).to(self.device)
-        z0 = self.world_model.initial_latent(obs_t)
         value = self.terminal_value if self.cfg.model.use_value else None
         returns, z_final = imagine_outcomes(self.world_model, z0, plans, self.cfg.learn.discount, value)
         keep = torch.cat([torch.zeros(1, dtype=torch.long, device=returns.device),
