@@ -35,7 +35,6 @@ from agent.run.update_schedule import UpdateSchedule, UpdateTally
 from envs import make_env
 
 
-
 class Interrupted(Exception):
     """Raised by the SIGTERM handler so the loop can checkpoint and exit cleanly."""
 
