@@ -68,6 +68,8 @@ def test_eval_command_reports_returns(short_run, capsys):
     report = json.loads(capsys.readouterr().out)
     assert len(report["returns"]) == 2 and report["env_steps"] == 150
     assert (short_run / "eval_150.json").is_file()
+    assert main(["eval", str(short_run), "--episodes", "2"]) == 0  # the same seed: the same episodes and plans
+    assert json.loads(capsys.readouterr().out)["returns"] == report["returns"]
 
 
 @pytest.mark.parametrize("argv, expected", [

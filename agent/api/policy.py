@@ -13,8 +13,10 @@ one-line errors as ``wm-agent train`` / ``eval``. Actions are in [-1, 1], the ac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -155,16 +157,19 @@ class Policy:
 
 
 def load(path: str | Path, *, device: str = "cpu", seed: int = 0, trust_checkpoint: bool = False,
-         llm: bool = False) -> Policy:
+         llm: bool = False, plan: Mapping[str, Any] | None = None) -> Policy:
     """A run directory's newest checkpoint (or a checkpoint file) as a `Policy` on ``device``.
 
     ``llm=True`` keeps the LLM proposer of a run trained with one (its server must be reachable);
     by default the planner acts alone. ``seed`` seeds the exploration noise of ``act(explore=True)``.
+    ``plan`` changes how it plans: `agent.config.PlanConfig` fields by name, e.g.
+    ``{"num_samples": 512, "prior_margin": 5.0}`` (an unknown name or a refused value is a ConfigError).
     Raises `agent.run.checkpoint.CheckpointError` (one line) for what is not a usable checkpoint.
     """
     from agent.run.runtime import pick_device
 
-    return Policy(restore_run(Path(path), pick_device(device), trust=trust_checkpoint, with_llm=llm), seed=seed)
+    return Policy(restore_run(Path(path), pick_device(device), trust=trust_checkpoint, with_llm=llm, plan=plan),
+                  seed=seed)
 
 
 def train(config: RunConfig, *, logdir: str | Path = "runs", run_name: str | None = None,

@@ -137,15 +137,17 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "aut
     The device is this machine's choice, not the training run's: a run trained on a GPU is
     evaluated on a laptop's CPU just as well (the checkpoint is loaded onto the CPU first).
     Reads without the run's lock and writes only its own report: a run may be training.
-    ``trust`` unpickles a format-1 checkpoint (it can run code).
+    ``trust`` unpickles a format-1 checkpoint (it can run code). The same ``seed`` gives the same
+    returns: it fixes the episodes' reset seeds and the planner's samples.
     """
     from agent.run.restore import restore_run
-    from agent.run.runtime import pick_device, set_threads
+    from agent.run.runtime import pick_device, seed_everything, set_threads
 
     torch_device = pick_device(device)
     run = restore_run(path, torch_device, trust=trust)
     path, cfg, env_steps = run.checkpoint, run.config, run.env_steps
     set_threads(cfg.threads)
+    seed_everything(seed)  # the planner samples from torch's global RNG
     try:
         result = evaluate(run.agent, run.env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))
     finally:

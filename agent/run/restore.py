@@ -6,8 +6,10 @@ Shared by ``wm-agent eval`` (`agent.run.evaluate.evaluate_checkpoint`) and the P
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import torch
@@ -15,7 +17,7 @@ import torch
 from agent.layout import CHECKPOINT_DIR
 from agent.world_model_agent import WorldModelAgent, build_agent
 from agent.run.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
-from agent.config import RunConfig
+from agent.config import ConfigError, PlanConfig, RunConfig
 
 
 @dataclass
@@ -44,12 +46,15 @@ def newest_checkpoint(path: Path) -> Path:
     return path
 
 
-def restore_run(path: Path, device: torch.device, trust: bool = False, with_llm: bool = True) -> RestoredRun:
+def restore_run(path: Path, device: torch.device, trust: bool = False, with_llm: bool = True,
+                plan: Mapping[str, Any] | None = None) -> RestoredRun:
     """Load a run directory's newest checkpoint (or a checkpoint file) onto ``device``.
 
     The checkpoint is read onto the CPU first, so a run trained on a GPU restores on a laptop.
     ``trust`` unpickles a format-1 checkpoint (it can run code). ``with_llm=False`` leaves out the
-    LLM proposer of a run trained with one (the planner alone acts).
+    LLM proposer of a run trained with one (the planner alone acts). ``plan`` changes how the
+    restored agent acts: `PlanConfig` fields by name (e.g. ``{"prior_margin": 5.0}``), checked as
+    ``wm-agent train`` checks them; the learned weights do not depend on them.
     """
     from envs import make_env
 
@@ -63,6 +68,8 @@ def restore_run(path: Path, device: torch.device, trust: bool = False, with_llm:
         raise CheckpointError(f"checkpoint {path}: {what}; expected one written by 'wm-agent train'") from None
     if not with_llm:
         cfg = replace(cfg, plan=replace(cfg.plan, proposer="none"))
+    if plan:
+        cfg = with_plan_options(cfg, plan)
     env = make_env(cfg.env.name, obs=cfg.env_obs_mode, action_repeat=cfg.env.action_repeat or None,
                    image_size=cfg.env.image_size, safety=cfg.env.safety())
     try:
@@ -78,6 +85,16 @@ def restore_run(path: Path, device: torch.device, trust: bool = False, with_llm:
         raise CheckpointError(f"checkpoint {path}: its weights do not fit its config (env {cfg.env.name}, "
                               f"--obs {cfg.env.obs}): {_reason(exc)}") from None
     return RestoredRun(path, cfg, env_steps, env, agent)
+
+
+def with_plan_options(cfg: RunConfig, options: Mapping[str, Any]) -> RunConfig:
+    """``cfg`` with some `PlanConfig` fields changed; ConfigError (one line) for an unknown name or a
+    value ``wm-agent train`` would refuse."""
+    names = {f.name for f in fields(PlanConfig)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise ConfigError(f"unknown planner option {unknown[0]!r}; accepted: {', '.join(sorted(names))}")
+    return replace(cfg, plan=replace(cfg.plan, **options)).validate()
 
 
 def _reason(exc: BaseException) -> str:

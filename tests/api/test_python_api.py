@@ -11,6 +11,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import agent
+from agent.config import ConfigError
 from agent.run.checkpoint import CheckpointError
 from agent.run.launch import UserError
 from tests.support import only_run_dir
@@ -121,3 +122,18 @@ def test_load_refuses_what_is_not_a_run_in_one_line(tmp_path):
         agent.load(tmp_path)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         agent.nothing  # noqa: B018 - the lazy exports name only what exists
+
+
+def test_load_with_plan_options_changes_how_it_acts_and_refuses_bad_ones(robot_run):
+    with agent.load(robot_run) as policy:
+        obs, _ = policy.make_env(seed=0).reset(seed=0)
+        planned, prior = policy.act(obs), policy.act(obs, plan=False)
+    assert not np.allclose(planned, prior, atol=1e-3)  # the planner leaves the prior's action here
+    # A margin no plan can beat: the agent keeps the prior's own plan, whose first action is the prior's mean
+    with agent.load(robot_run, plan={"prior_margin": 1e9}) as policy:
+        assert policy.config.plan.prior_margin == 1e9
+        assert np.allclose(policy.act(obs), prior, atol=1e-5)
+    with pytest.raises(ConfigError, match=r"unknown planner option 'num_sample'; accepted: .*num_samples"):
+        agent.load(robot_run, plan={"num_sample": 8})
+    with pytest.raises(ConfigError, match="num_samples"):
+        agent.load(robot_run, plan={"num_samples": 0})

@@ -1,0 +1,155 @@
+"""How a trained agent acts under other planner settings: a test-time ablation on fixed weights.
+
+Each variant changes only `PlanConfig` fields (how the agent plans, never what it learned) and is
+evaluated on the same reset seeds as every other variant, so the episodes are paired: a variant
+that solves an episode the default fails shows up as that episode, not as noise between seeds.
+Issue 27 asks for a planner that does not chase model error; this measures candidate rankings
+(the policy prior's own plan, a margin before leaving it, a pessimistic value, a larger
+population) on checkpoints whose failures are known, in minutes instead of retraining for hours.
+What it cannot show is how a variant changes the data a run collects while training.
+
+    python benchmarks/plan_variants.py RUN [RUN ...] --episodes 20 --tag reacher-easy-i26-48k \\
+        --variant default --variant prior:prior_margin=1e9 --variant margin5:prior_margin=5
+
+A variant is ``name`` or ``name:field=value,field=value`` (fields of `agent.config.PlanConfig`);
+``default`` changes nothing. Results go to ``benchmarks/results/plan_variants_<tag>.{md,json}``
+with the command; rerunning the command skips the (run, variant) cells the json already holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+
+DEFAULT_VARIANTS = ("default", "prior:prior_margin=1e9", "margin1:prior_margin=1", "margin5:prior_margin=5",
+                    "pessimism1:value_pessimism=1", "population:num_samples=512,num_elites=64,iterations=6")
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """``name:field=value,...`` -> (name, {field: value}); values are Python literals, else strings."""
+    name, _, spec = text.partition(":")
+    if not name:
+        raise SystemExit(f"--variant {text!r}: no name; expected NAME or NAME:field=value,...")
+    options: dict[str, Any] = {}
+    for item in filter(None, spec.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"--variant {text!r}: {item!r} is not field=value")
+        try:
+            options[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            options[key.strip()] = value.strip()
+    return name, options
+
+
+def evaluate_variant(run: Path, options: dict[str, Any], episodes: int, seed: int) -> dict[str, Any]:
+    """Returns of ``episodes`` evaluation episodes of ``run``'s newest checkpoint planned with ``options``."""
+    import torch
+
+    from agent.run.evaluate import evaluate
+    from agent.run.restore import restore_run
+    from agent.run.runtime import seed_everything
+
+    restored = restore_run(run, torch.device("cpu"), with_llm=False, plan=options)
+    seed_everything(seed)  # the planner's samples too: variants differ only in their settings
+    try:
+        start = time.perf_counter()
+        result = evaluate(restored.agent, restored.env, episodes, seed, record_video=False,
+                          rng=np.random.default_rng(seed))
+        seconds = time.perf_counter() - start
+        stats = restored.agent.plan_stats()
+    finally:
+        restored.close()
+    return {"env_steps": restored.env_steps, "returns": [float(r) for r in result.returns],
+            "plan_ms_per_action": result.plan_ms_per_action, "seconds": seconds, **stats}
+
+
+def report(data: dict[str, Any], fail_below: float | None) -> str:
+    """The markdown table: one row per variant, each run's mean (and failures) and the pooled figures."""
+    runs, variants = data["runs"], data["variants"]
+    head = ["variant", "changes"] + [Path(r).name for r in runs] + ["mean", "worst run"]
+    if fail_below is not None:
+        head.append(f"episodes < {fail_below:g}")
+    head.append("plan ms")
+    lines = [f"# Planner variants on fixed weights: {data['tag']}", "",
+             f"Command: `{data['command']}`", "",
+             f"{data['episodes']} evaluation episodes per run and variant, the same reset seeds (eval seed "
+             f"{data['seed']}) for every variant, no exploration noise; checkpoints: "
+             + ", ".join(f"{Path(r).name} at {data['env_steps'].get(r, '?')} env steps" for r in runs) + ".", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, options in variants.items():
+        cells = [data["results"].get(f"{r}|{name}") for r in runs]
+        done = [c for c in cells if c is not None]
+        row = [name, ", ".join(f"{k}={v}" for k, v in options.items()) or "-"]
+        row += [f"{np.mean(c['returns']):.1f}" if c else "-" for c in cells]
+        pooled = [x for c in done for x in c["returns"]]
+        row.append(f"{np.mean(pooled):.1f}" if pooled else "-")
+        row.append(f"{min(np.mean(c['returns']) for c in done):.1f}" if done else "-")
+        if fail_below is not None:
+            row.append(f"{sum(x < fail_below for x in pooled)} of {len(pooled)}" if pooled else "-")
+        row.append(f"{np.mean([c['plan_ms_per_action'] for c in done]):.1f}" if done else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories (newest checkpoint) or checkpoint files")
+    parser.add_argument("--variant", action="append", help="NAME or NAME:field=value,... (repeatable; default: "
+                        + "; ".join(DEFAULT_VARIANTS) + ")")
+    parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per run and variant")
+    parser.add_argument("--seed", type=int, default=0, help="evaluation seed (the reset seeds of the episodes)")
+    parser.add_argument("--fail-below", type=float, default=None, help="count episodes returning less than this")
+    parser.add_argument("--tag", required=True, help="results file name: plan_variants_<tag>.{md,json}")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--report-only", action="store_true", help="print the table from the json, run nothing")
+    args = parser.parse_args(argv)
+    if args.episodes < 1:
+        raise SystemExit(f"--episodes {args.episodes}: expected at least 1")
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    variants = dict(parse_variant(v) for v in (args.variant or DEFAULT_VARIANTS))
+    json_path = RESULTS_DIR / f"plan_variants_{args.tag}.json"
+    runs = [str(r) for r in args.runs]
+    data: dict[str, Any] = {"tag": args.tag, "runs": runs, "variants": variants, "episodes": args.episodes,
+                            "seed": args.seed, "results": {}, "env_steps": {},
+                            "command": "python benchmarks/plan_variants.py " + shlex.join(sys.argv[1:] if argv is None
+                                                                                        else argv)}
+    if json_path.exists():
+        old = json.loads(json_path.read_text())
+        if (old["episodes"], old["seed"]) == (args.episodes, args.seed):
+            data["results"], data["env_steps"] = old["results"], old["env_steps"]
+    for run in runs:
+        for name, options in variants.items():
+            key = f"{run}|{name}"
+            if key in data["results"] or args.report_only:
+                continue
+            cell = evaluate_variant(Path(run), options, args.episodes, args.seed)
+            data["results"][key], data["env_steps"][run] = cell, cell["env_steps"]
+            print(f"{Path(run).name} {name}: mean {np.mean(cell['returns']):.1f} "
+                  f"({', '.join(f'{x:.0f}' for x in cell['returns'])})", flush=True)
+            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps(data, indent=1) + "\n")
+    table = report(data, args.fail_below)
+    print(table)
+    if not args.report_only:
+        (RESULTS_DIR / f"plan_variants_{args.tag}.md").write_text(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
