@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         results.update({k: before[k] for k in ("command", "seed_steps", "eval_episodes", "judge_weight", "budget",
                                                 "parallel", "threads_per_run", "train_args", "server_counts_last_sitting")
                         if k in before})
-    text = [f"# LLM proposers of known quality: does the channel help, and do bad ones cost nothing?\n",
+    text = ["# LLM proposers of known quality: does the channel help, and do bad ones cost nothing?\n",
             f"Command: `{results['command']}`\n", _setup_note(results)]
     for task in args.tasks:
         runs = {v.name: {s: read_run(run_dir(task, v, s), stages) for s in args.seeds} for v in variants}
