@@ -76,10 +76,16 @@ def evaluate_variant(run: Path, options: dict[str, Any], episodes: int, seed: in
             "plan_ms_per_action": result.plan_ms_per_action, "seconds": seconds, **stats}
 
 
+def label(run: str) -> str:
+    """A column name: the run directory's name, also for one of its checkpoint files (``seed1/ckpt_...pt``)."""
+    path = Path(run)
+    return f"{path.parent.parent.name}/{path.name}" if path.parent.name == "checkpoints" else path.name
+
+
 def report(data: dict[str, Any], fail_below: float | None) -> str:
     """The markdown table: one row per variant, each run's mean (and failures) and the pooled figures."""
     runs, variants = data["runs"], data["variants"]
-    head = ["variant", "changes"] + [Path(r).name for r in runs] + ["mean", "worst run"]
+    head = ["variant", "changes"] + [label(r) for r in runs] + ["mean", "worst run"]
     if fail_below is not None:
         head.append(f"episodes < {fail_below:g}")
     head.append("plan ms")
@@ -87,7 +93,7 @@ def report(data: dict[str, Any], fail_below: float | None) -> str:
              f"Command: `{data['command']}`", "",
              f"{data['episodes']} evaluation episodes per run and variant, the same reset seeds (eval seed "
              f"{data['seed']}) for every variant, no exploration noise; checkpoints: "
-             + ", ".join(f"{Path(r).name} at {data['env_steps'].get(r, '?')} env steps" for r in runs) + ".", "",
+             + ", ".join(f"{label(r)} at {data['env_steps'].get(r, '?')} env steps" for r in runs) + ".", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, options in variants.items():
         cells = [data["results"].get(f"{r}|{name}") for r in runs]
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-below", type=float, default=None, help="count episodes returning less than this")
     parser.add_argument("--tag", required=True, help="results file name: plan_variants_<tag>.{md,json}")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--report-only", action="store_true", help="print the table from the json, run nothing")
+    parser.add_argument("--report-only", action="store_true", help="write the table from the json, run nothing")
     args = parser.parse_args(argv)
     if args.episodes < 1:
         raise SystemExit(f"--episodes {args.episodes}: expected at least 1")
@@ -140,14 +146,13 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             cell = evaluate_variant(Path(run), options, args.episodes, args.seed)
             data["results"][key], data["env_steps"][run] = cell, cell["env_steps"]
-            print(f"{Path(run).name} {name}: mean {np.mean(cell['returns']):.1f} "
+            print(f"{label(run)} {name}: mean {np.mean(cell['returns']):.1f} "
                   f"({', '.join(f'{x:.0f}' for x in cell['returns'])})", flush=True)
             RESULTS_DIR.mkdir(parents=True, exist_ok=True)
             json_path.write_text(json.dumps(data, indent=1) + "\n")
     table = report(data, args.fail_below)
     print(table)
-    if not args.report_only:
-        (RESULTS_DIR / f"plan_variants_{args.tag}.md").write_text(table)
+    (RESULTS_DIR / f"plan_variants_{args.tag}.md").write_text(table)
     return 0
 
 

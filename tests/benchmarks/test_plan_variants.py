@@ -16,6 +16,12 @@ def test_a_variant_is_a_name_and_typed_plan_config_changes():
         plan_variants.parse_variant("x:num_samples")
 
 
+def test_checkpoint_files_of_different_runs_get_different_columns():
+    assert plan_variants.label("/r/seed1/checkpoints/ckpt_000050000.pt") == "seed1/ckpt_000050000.pt"
+    assert plan_variants.label("/r/seed2/checkpoints/ckpt_000050000.pt") == "seed2/ckpt_000050000.pt"
+    assert plan_variants.label("/r/seed2") == "seed2"
+
+
 def test_variants_are_evaluated_on_the_same_episodes_and_a_rerun_skips_what_is_done(robot_run, tmp_path,
                                                                                    monkeypatch, capsys):
     monkeypatch.setattr(plan_variants, "RESULTS_DIR", tmp_path)
