@@ -55,30 +55,48 @@ def _option(name: str) -> str:
     return "--" + OPTION_NAMES.get(name, name).replace("_", "-")
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One option per config field, grouped by section; defaults stay None = 'not given'."""
-    def add(group: argparse._ArgumentGroup, f: dataclasses.Field) -> None:
-        # a None default is explained by the help itself ("not given = ...")
-        help_text = f.metadata["help"] if f.default is None else f"{f.metadata['help']} (default: {f.default})"
-        kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": help_text}
-        if f.type in ("bool", bool, "bool | None"):
-            kwargs["action"] = argparse.BooleanOptionalAction
-        else:
-            kwargs["type"] = {"int": int, "float": float, "str": str, "int | None": int}[str(f.type)]
-            kwargs["metavar"] = str(f.type).split(" ")[0].upper()
-            if "choices" in f.metadata:
-                kwargs["choices"] = f.metadata["choices"]
-                kwargs.pop("metavar")
-        group.add_argument(_option(f.name), **kwargs)
+def _add_field(group: argparse._ActionsContainer, f: dataclasses.Field) -> None:
+    """The option of one config field; its default stays None = 'not given'."""
+    # a None default is explained by the help itself ("not given = ...")
+    help_text = f.metadata["help"] if f.default is None else f"{f.metadata['help']} (default: {f.default})"
+    kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": help_text}
+    if f.type in ("bool", bool, "bool | None"):
+        kwargs["action"] = argparse.BooleanOptionalAction
+    else:
+        kwargs["type"] = {"int": int, "float": float, "str": str, "int | None": int}[str(f.type)]
+        kwargs["metavar"] = str(f.type).split(" ")[0].upper()
+        if "choices" in f.metadata:
+            kwargs["choices"] = f.metadata["choices"]
+            kwargs.pop("metavar")
+    group.add_argument(_option(f.name), **kwargs)
 
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per config field, grouped by section."""
     run_group = parser.add_argument_group("run")
     for f in dataclasses.fields(RunConfig):
         if f.name not in SECTIONS:
-            add(run_group, f)
+            _add_field(run_group, f)
     for section, cls in SECTIONS.items():
         group = parser.add_argument_group(section)
         for f in dataclasses.fields(cls):
-            add(group, f)
+            _add_field(group, f)
+
+
+def _plan_overrides(options: list[str]) -> dict[str, Any]:
+    """Planner options after 'eval RUN --' (train's own flags, e.g. --prior-margin 5), as PlanConfig changes."""
+    parser = argparse.ArgumentParser(prog=f"{PROG} eval RUN --", add_help=False, allow_abbrev=False,
+                                     exit_on_error=False)
+    for f in dataclasses.fields(PlanConfig):
+        _add_field(parser, f)
+    try:
+        args, unknown = parser.parse_known_args(options)
+    except argparse.ArgumentError as exc:
+        raise UserError(f"eval: after '--': {exc}") from None
+    if unknown:
+        raise UserError(f"eval: after '--' only planner options are accepted (e.g. --prior-margin 5, --num-samples "
+                        f"512; see 'wm-agent train --help', group plan), not {' '.join(unknown)}")
+    return {name: value for name, value in vars(args).items() if value is not None}
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -122,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Evaluate a trained agent without exploration noise; prints returns and "
                                     "writes eval_<steps>.json next to the checkpoint's run. With --suite: train "
                                     "and evaluate every task and seed of a suite (rerun to continue it); with "
-                                    "--runs: summarise existing runs. Extra train options go after '--'.")
+                                    "--runs: summarise existing runs. Extra train options go after '--': with --suite, "
+                                    "for every run; with a run, its planner options (e.g. -- --prior-margin 5 "
+                                    "--num-samples 512) change how it plans, not what it learned.")
     ev.add_argument("path", type=Path, nargs="?", help="run directory (uses its newest checkpoint) or checkpoint file")
     ev.add_argument("--episodes", type=int, default=10, help="episodes to run (default: 10)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes (default: 0)")
@@ -242,15 +262,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _cmd_eval_suite(args)
     if args.path is None:
         raise UserError("eval: expected a run directory, a checkpoint file, --suite NAME or --runs DIR")
-    if args.train_args:
-        raise UserError(f"unexpected train options after '--': {' '.join(args.train_args)} (only with --suite)")
+    plan = _plan_overrides(args.train_args)
     if args.episodes < 1:
         raise UserError(f"--episodes {args.episodes}: expected an integer >= 1")
     if not 0 <= args.seed < 2**32:
         raise UserError(f"--seed {args.seed}: expected an integer in [0, 2**32)")
     if not is_device_name(args.device):
         raise UserError(f"--device {args.device}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
-    report = evaluate_checkpoint(args.path, args.episodes, args.seed, args.device, trust=args.trust_checkpoint)
+    report = evaluate_checkpoint(args.path, args.episodes, args.seed, args.device, trust=args.trust_checkpoint,
+                                 plan=plan)
     print(json.dumps(report, indent=2))
     return 0
 

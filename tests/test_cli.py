@@ -72,6 +72,22 @@ def test_eval_command_reports_returns(short_run, capsys):
     assert json.loads(capsys.readouterr().out)["returns"] == report["returns"]
 
 
+def test_eval_plans_with_the_planner_options_after_the_double_dash(short_run, capsys):
+    assert main(["eval", str(short_run), "--episodes", "1", "--", "--num-samples", "48", "--planner", "cem"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["plan_changes"] == {"num_samples": 48, "planner": "cem"}
+    # its own report file: the run's plain eval_150.json still stands for the run as trained
+    assert json.loads((short_run / "eval_150_num_samples=48_planner=cem.json").read_text()) == report
+    assert main(["eval", str(short_run), "--episodes", "1", "--", "--lr", "0.1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "only planner options are accepted" in err and "not --lr 0.1" in err
+    assert main(["eval", str(short_run), "--episodes", "1", "--", "--num-samples", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "num_samples=0" in err
+    assert main(["eval", str(short_run), "--episodes", "1", "--", "--planner", "ilqr"]) == 2
+    assert "invalid choice: 'ilqr'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, expected", [
     (["train", "--env", "reachr"], "unknown env 'reachr'"),
     (["train", "--steps", "-5"], "invalid steps=-5"),

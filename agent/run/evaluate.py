@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -126,25 +127,29 @@ def _rollout_video(agent: WorldModelAgent, observations: np.ndarray, states: np.
     return side_by_side_video(frames, panel=panel), trace_panel(states, imagined, height=192, width=384)
 
 
-def eval_report_path(run_dir: Path, env_steps: int) -> Path:
-    """Where ``evaluate_checkpoint`` writes its report on the run's checkpoint at ``env_steps``."""
-    return run_dir / f"eval_{env_steps}.json"
+def eval_report_path(run_dir: Path, env_steps: int, plan: Mapping[str, Any] | None = None) -> Path:
+    """Where ``evaluate_checkpoint`` writes its report on the run's checkpoint at ``env_steps``; planner
+    changes get a file of their own (``eval_50000_prior_margin=5.json``), so they never stand for the run's own."""
+    changes = "".join(f"_{name}={value}" for name, value in sorted((plan or {}).items()))
+    return run_dir / f"eval_{env_steps}{changes}.json"
 
 
-def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "auto", trust: bool = False) -> dict:
+def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "auto", trust: bool = False,
+                        plan: Mapping[str, Any] | None = None) -> dict:
     """Load a run directory's newest checkpoint (or a checkpoint file) and evaluate it on ``device``.
 
     The device is this machine's choice, not the training run's: a run trained on a GPU is
     evaluated on a laptop's CPU just as well (the checkpoint is loaded onto the CPU first).
     Reads without the run's lock and writes only its own report: a run may be training.
     ``trust`` unpickles a format-1 checkpoint (it can run code). The same ``seed`` gives the same
-    returns: it fixes the episodes' reset seeds and the planner's samples.
+    returns: it fixes the episodes' reset seeds and the planner's samples. ``plan``: `PlanConfig`
+    fields to plan with instead of the run's (see `agent.run.restore.restore_run`).
     """
     from agent.run.restore import restore_run
     from agent.run.runtime import pick_device, seed_everything, set_threads
 
     torch_device = pick_device(device)
-    run = restore_run(path, torch_device, trust=trust)
+    run = restore_run(path, torch_device, trust=trust, plan=plan)
     path, cfg, env_steps = run.checkpoint, run.config, run.env_steps
     set_threads(cfg.threads)
     seed_everything(seed)  # the planner samples from torch's global RNG
@@ -152,12 +157,12 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "aut
         result = evaluate(run.agent, run.env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))
     finally:
         run.close()
-    report = {"checkpoint": str(path), "env": cfg.env.name, "env_steps": env_steps,
+    report = {"checkpoint": str(path), "env": cfg.env.name, "env_steps": env_steps, "plan_changes": dict(plan or {}),
               "episodes": episodes, "return_mean": result.mean, "return_std": result.std,
               "returns": result.returns, "plan_ms_per_action": result.plan_ms_per_action,
               "costs": result.costs, "violation_rate": result.violation_rate,
               "safety_head_precision": result.precision, "safety_head_recall": result.recall}
-    out = eval_report_path(path.parent.parent, env_steps)
+    out = eval_report_path(path.parent.parent, env_steps, plan)
     out.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
