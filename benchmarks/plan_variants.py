@@ -54,26 +54,15 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     return name, options
 
 
-def evaluate_variant(run: Path, options: dict[str, Any], episodes: int, seed: int) -> dict[str, Any]:
+def evaluate_variant(run: Path, options: dict[str, Any], episodes: int, seed: int, threads: int) -> dict[str, Any]:
     """Returns of ``episodes`` evaluation episodes of ``run``'s newest checkpoint planned with ``options``."""
-    import torch
+    from agent.run.evaluate import evaluate_restored
 
-    from agent.run.evaluate import evaluate
-    from agent.run.restore import restore_run
-    from agent.run.runtime import seed_everything
-
-    restored = restore_run(run, torch.device("cpu"), with_llm=False, plan=options)
-    seed_everything(seed)  # the planner's samples too: variants differ only in their settings
-    try:
-        start = time.perf_counter()
-        result = evaluate(restored.agent, restored.env, episodes, seed, record_video=False,
-                          rng=np.random.default_rng(seed))
-        seconds = time.perf_counter() - start
-        stats = restored.agent.plan_stats()
-    finally:
-        restored.close()
-    return {"env_steps": restored.env_steps, "returns": [float(r) for r in result.returns],
-            "plan_ms_per_action": result.plan_ms_per_action, "seconds": seconds, **stats}
+    start = time.perf_counter()
+    done = evaluate_restored(run, episodes, seed, "cpu", plan=options, with_llm=False, threads=threads)
+    return {"env_steps": done.env_steps, "returns": [float(r) for r in done.result.returns],
+            "plan_ms_per_action": done.result.plan_ms_per_action, "seconds": time.perf_counter() - start,
+            **done.plan_stats}
 
 
 def label(run: str) -> str:
@@ -125,9 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.episodes < 1:
         raise SystemExit(f"--episodes {args.episodes}: expected at least 1")
 
-    import torch
-
-    torch.set_num_threads(args.threads)
     variants = dict(parse_variant(v) for v in (args.variant or DEFAULT_VARIANTS))
     json_path = RESULTS_DIR / f"plan_variants_{args.tag}.json"
     runs = [str(r) for r in args.runs]
@@ -144,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             key = f"{run}|{name}"
             if key in data["results"] or args.report_only:
                 continue
-            cell = evaluate_variant(Path(run), options, args.episodes, args.seed)
+            cell = evaluate_variant(Path(run), options, args.episodes, args.seed, args.threads)
             data["results"][key], data["env_steps"][run] = cell, cell["env_steps"]
             print(f"{label(run)} {name}: mean {np.mean(cell['returns']):.1f} "
                   f"({', '.join(f'{x:.0f}' for x in cell['returns'])})", flush=True)

@@ -18,6 +18,7 @@ from agent.model.safety_head import UNSAFE_THRESHOLD, precision_recall
 from agent.run.video import frames_from_decoder, mark_safety, side_by_side_video, trace_panel
 
 if TYPE_CHECKING:  # the logger pulls in TensorBoard, which 'wm-agent eval' does not need
+    from agent.config import RunConfig
     from agent.run.logger import RunLogger
 
 EVAL_SEED_OFFSET = 1_000_000_000  # eval episodes never share a reset seed with training ones
@@ -134,6 +135,37 @@ def eval_report_path(run_dir: Path, env_steps: int, plan: Mapping[str, Any] | No
     return run_dir / f"eval_{env_steps}{changes}.json"
 
 
+@dataclass
+class CheckpointEvaluation:
+    checkpoint: Path
+    config: RunConfig
+    env_steps: int
+    result: EvalResult
+    plan_stats: dict[str, float]  # the agent's own planning counters (agent.plan_stats())
+
+
+def evaluate_restored(path: Path, episodes: int, seed: int, device: str = "auto", trust: bool = False,
+                      plan: Mapping[str, Any] | None = None, with_llm: bool = True,
+                      threads: int | None = None) -> CheckpointEvaluation:
+    """Restore a checkpoint (see `agent.run.restore.restore_run`) and run ``episodes`` evaluation episodes.
+
+    The same ``seed`` gives the same returns: it fixes the episodes' reset seeds and the planner's
+    samples. ``threads``: torch threads (None = the run's own setting).
+    """
+    from agent.run.restore import restore_run
+    from agent.run.runtime import pick_device, seed_everything, set_threads
+
+    run = restore_run(path, pick_device(device), trust=trust, with_llm=with_llm, plan=plan)
+    set_threads(run.config.threads if threads is None else threads)
+    seed_everything(seed)  # the planner samples from torch's global RNG
+    try:
+        result = evaluate(run.agent, run.env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))
+        stats = run.agent.plan_stats()
+    finally:
+        run.close()
+    return CheckpointEvaluation(run.checkpoint, run.config, run.env_steps, result, stats)
+
+
 def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "auto", trust: bool = False,
                         plan: Mapping[str, Any] | None = None) -> dict:
     """Load a run directory's newest checkpoint (or a checkpoint file) and evaluate it on ``device``.
@@ -145,24 +177,15 @@ def evaluate_checkpoint(path: Path, episodes: int, seed: int, device: str = "aut
     returns: it fixes the episodes' reset seeds and the planner's samples. ``plan``: `PlanConfig`
     fields to plan with instead of the run's (see `agent.run.restore.restore_run`).
     """
-    from agent.run.restore import restore_run
-    from agent.run.runtime import pick_device, seed_everything, set_threads
-
-    torch_device = pick_device(device)
-    run = restore_run(path, torch_device, trust=trust, plan=plan)
-    path, cfg, env_steps = run.checkpoint, run.config, run.env_steps
-    set_threads(cfg.threads)
-    seed_everything(seed)  # the planner samples from torch's global RNG
-    try:
-        result = evaluate(run.agent, run.env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))
-    finally:
-        run.close()
-    report = {"checkpoint": str(path), "env": cfg.env.name, "env_steps": env_steps, "plan_changes": dict(plan or {}),
+    done = evaluate_restored(path, episodes, seed, device, trust, plan)
+    result = done.result
+    report = {"checkpoint": str(done.checkpoint), "env": done.config.env.name, "env_steps": done.env_steps,
+              "plan_changes": dict(plan or {}),
               "episodes": episodes, "return_mean": result.mean, "return_std": result.std,
               "returns": result.returns, "plan_ms_per_action": result.plan_ms_per_action,
               "costs": result.costs, "violation_rate": result.violation_rate,
               "safety_head_precision": result.precision, "safety_head_recall": result.recall}
-    out = eval_report_path(path.parent.parent, env_steps, plan)
+    out = eval_report_path(done.checkpoint.parent.parent, done.env_steps, plan)
     out.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
