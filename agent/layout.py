@@ -27,6 +27,10 @@ CHECKPOINT_DIR = "checkpoints"
 EPISODE_DIR = "episodes"
 EPISODE_FILE = re.compile(r"^episode_(\d{6})_len(\d+)\.npz$")
 CHECKPOINT_FILE = re.compile(r"^ckpt_(\d{9})\.pt$")
+# Exit status of a run (or a suite) stopped by Ctrl-C or SIGTERM after writing its checkpoint: 128 +
+# SIGINT, what a shell reports for Ctrl-C. Not 0, so that a scheduler or a benchmark does not take a
+# stopped run for a finished one; not 1, which says a checkpoint or episode file could not be written.
+EXIT_INTERRUPTED = 130
 # Files of a run small enough to send back from a Ray worker (no episodes, no checkpoints).
 SMALL_FILES = (CONFIG_FILE, EVAL_CSV, TRAIN_LOG)
 

@@ -4,6 +4,13 @@ Shared by the learning and safety benchmarks: a run directory that already has i
 config is resumed to the requested env steps, otherwise it is created; each run's
 output goes to ``<run_dir>.out`` beside it. ``evaluate_all`` gives finished runs a longer
 evaluation (``wm-agent eval`` on one checkpoint) than the trainer's periodic one.
+
+Stopping a benchmark (Ctrl-C, or SIGTERM to its process) stops its runs the way the suite
+runner does: each child runs in a session of its own and gets one SIGTERM from here, checkpoints
+and exits with EXIT_INTERRUPTED; no further run is started, and the benchmark exits with that
+status too, so the same command resumes every run where it stopped. A run stopped on its own
+(its exit status EXIT_INTERRUPTED) stops the benchmark the same way: going on would train later
+stages or variants past an evaluation the stopped run still owes.
 """
 
 from __future__ import annotations
@@ -11,13 +18,15 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.layout import CHECKPOINT_DIR, CONFIG_FILE
+from agent.layout import CHECKPOINT_DIR, CONFIG_FILE, EXIT_INTERRUPTED
 from agent.run.checkpoint import checkpoint_path
 from agent.run.evaluate import eval_report_path
 
@@ -58,19 +67,71 @@ def train_or_resume(run: TrainRun, steps: int, threads: int) -> Path:
     return run.run_dir
 
 
+STOP_GRACE_S = 120.0  # a stopped child writes its checkpoint first; then it is killed
+
+
+class _Children:
+    """The running ``wm-agent`` children, so that a stop reaches each of them (they are in sessions of
+    their own, out of reach of the terminal's Ctrl-C), and no new one starts after it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: set[subprocess.Popen] = set()
+        self.stopping = False
+
+    def start(self, cmd: list[str], out: object) -> subprocess.Popen | None:
+        with self.lock:
+            if self.stopping:
+                return None
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+                                    env={**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")})
+            self.running.add(proc)
+            return proc
+
+    def finished(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            self.running.discard(proc)
+
+    def stop(self) -> None:
+        """SIGTERM to every running child (each checkpoints), then wait for them; none starts after this."""
+        with self.lock:
+            self.stopping = True
+            running = list(self.running)
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        for proc in running:
+            try:
+                proc.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+_children = _Children()
+
+
 def run_cli(cmd: list[str], run_dir: Path) -> None:
     """``wm-agent <cmd>`` in a subprocess, its output appended to ``<run_dir>.out``."""
     log = run_dir.parent / f"{run_dir.name}.out"
     with open(log, "a") as out:
-        code = subprocess.run([sys.executable, "-m", "agent.cli", *cmd, "--no-progress"], stdout=out,
-                              stderr=subprocess.STDOUT, cwd=ROOT,
-                              env={**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}).returncode
+        proc = _children.start([sys.executable, "-m", "agent.cli", *cmd, "--no-progress"], out)
+        if proc is None:
+            raise RunInterrupted(f"{run_dir}: not started (the benchmark is stopping)")
+        try:
+            code = proc.wait()
+        finally:
+            _children.finished(proc)
+    if code == EXIT_INTERRUPTED:
+        raise RunInterrupted(f"{run_dir}: stopped (checkpointed); its log: {log}")
     if code != 0:
         raise RunFailed(f"{run_dir}: 'wm-agent {cmd[0]}' failed (exit {code}); its log: {log}")
 
 
 class RunFailed(RuntimeError):
     pass
+
+
+class RunInterrupted(RuntimeError):
+    """A run was stopped before its steps (it checkpointed): the benchmark stops too."""
 
 
 def train_all(runs: list[TrainRun], steps: int, parallel: int) -> None:
@@ -107,9 +168,33 @@ def evaluate_all(runs: list[TrainRun], steps: int, episodes: int, parallel: int)
 
 def _run_all(calls: list[tuple], parallel: int) -> None:
     """``fn(*args)`` for each call, ``parallel`` at once; a failure does not stop the others, and once all
-    are done the failures end the benchmark with one line each."""
-    with ThreadPoolExecutor(parallel) as pool:
-        futures = [pool.submit(fn, *args) for fn, args in calls]
+    are done the failures end the benchmark with one line each. A stop (Ctrl-C, SIGTERM, or a run that
+    was stopped) stops every running child, starts no other and exits with EXIT_INTERRUPTED."""
+    _children.stopping = False
+    main_thread = threading.current_thread() is threading.main_thread()  # only it may take signals
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt) if main_thread else None
+    pool = ThreadPoolExecutor(parallel)
+    futures = [pool.submit(fn, *args) for fn, args in calls]
+    try:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            if any(isinstance(f.exception(), RunInterrupted) for f in done):
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        _children.stop()
+        pool.shutdown(wait=True)
+        print("interrupted: the stopped runs have checkpointed; the same command resumes them", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    pool.shutdown(wait=True)
     failures = [e for e in (f.exception() for f in futures) if e is not None]
     if failures:
         raise SystemExit("\n".join(map(str, failures)))
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

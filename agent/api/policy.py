@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agent.layout import CONFIG_FILE
+from agent.layout import CONFIG_FILE, EXIT_INTERRUPTED
 from agent.config import RunConfig
 from agent.run.restore import RestoredRun, restore_run
 
@@ -203,6 +203,9 @@ def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool = Tr
 
 
 def _check_status(status: int, run_dir: Path) -> None:
+    if status == EXIT_INTERRUPTED:  # Ctrl-C (or SIGTERM) after the checkpoint: stop the caller too, as Python does
+        raise KeyboardInterrupt(f"training in {run_dir} was interrupted; its checkpoint is written: continue it with "
+                                f"agent.resume({str(run_dir)!r})")
     if status != 0:
         raise RuntimeError(f"training in {run_dir} ended with status {status}: its last checkpoint or an episode "
                            "file could not be written (see its train.log)")

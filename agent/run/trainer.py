@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agent.layout import CHECKPOINT_DIR, CONFIG_FILE, EPISODE_DIR, EVAL_CSV
+from agent.layout import CHECKPOINT_DIR, CONFIG_FILE, EPISODE_DIR, EVAL_CSV, EXIT_INTERRUPTED
 from agent.world_model_agent import build_agent
 from agent.run.checkpoint import (CheckpointError, list_checkpoints, load_newest_checkpoint, restore_rng_state, rng_state,
                               save_checkpoint)
@@ -213,7 +213,8 @@ class Trainer:
     def train(self) -> int:
         """Train to ``cfg.steps`` env steps; SIGINT/SIGTERM checkpoint and return.
 
-        Returns the exit status: 0, or 1 when the last checkpoint (or an episode file) could not be
+        Returns the exit status: 0 when ``cfg.steps`` is reached, EXIT_INTERRUPTED when stopped (and
+        checkpointed: resume it), or 1 when the last checkpoint (or an episode file) could not be
         written, so that a scheduler does not take the run for complete.
         """
         status = 0
@@ -242,7 +243,7 @@ class Trainer:
                 self._run_episode(bar)
         except (KeyboardInterrupt, Interrupted):
             path = self.save()
-            status = 0 if path is not None else 1
+            status = EXIT_INTERRUPTED if path is not None else 1
             self.logger.message(f"interrupted at {self.env_steps} env steps; checkpoint {path}; "
                                 f"continue with: wm-agent train --resume {self.run_dir}")
         finally:

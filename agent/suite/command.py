@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.layout import CONFIG_FILE
+from agent.layout import CONFIG_FILE, EXIT_INTERRUPTED
 from agent.suite.report import write_report
 from agent.suite.results import RunResult, find_runs, read_run, write_result
 from agent.suite.runner import Job, Outcome, SuitePlan, is_finished, run_dir_of, run_local, run_ray
@@ -73,7 +73,7 @@ def run_suite(opts: SuiteOptions) -> int:
         _report_finished(plan, jobs, opts.command)  # a suite longer than a sitting shows what it has so far
         print("interrupted; continue with the same command (finished jobs are kept, the others resume)",
               file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     _report_finished(plan, jobs, opts.command)
     return _report_failures(outcomes)
 

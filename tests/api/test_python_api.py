@@ -117,6 +117,28 @@ def test_train_from_python_refuses_what_the_cli_refuses_and_resume_continues(tmp
     assert "steps: 50 -> 100" in (run_dir / "train.log").read_text()
 
 
+def test_training_stopped_by_ctrl_c_raises_keyboard_interrupt_and_resumes(tmp_path, monkeypatch):
+    import agent.run.trainer
+
+    real_evaluate = agent.run.trainer.evaluate
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agent.run.trainer, "evaluate", ctrl_c)
+    cfg = agent.RunConfig(env=agent.EnvConfig(name=ROBOT), steps=100, seed_steps=50, eval_every=50, eval_episodes=1,
+                          pretrain_updates=2, model=agent.ModelConfig(latent_dim=16, hidden_dim=32),
+                          plan=agent.PlanConfig(num_samples=16, num_elites=4, iterations=1, num_policy_samples=2))
+    # Stopped, not finished: the caller stops too (it used to get the run directory back as if trained).
+    with pytest.raises(KeyboardInterrupt, match=r"interrupted; its checkpoint is written: continue it with "
+                                                r"agent\.resume\("):
+        agent.train(cfg, logdir=tmp_path, run_name="arm", progress=False)
+    assert (tmp_path / "arm" / "checkpoints" / "ckpt_000000050.pt").is_file()
+    monkeypatch.setattr(agent.run.trainer, "evaluate", real_evaluate)
+    assert agent.resume(tmp_path / "arm", progress=False) == tmp_path / "arm"
+    assert agent.load(tmp_path / "arm").env_steps == 100
+
+
 def test_load_refuses_what_is_not_a_run_in_one_line(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoints/ckpt_"):
         agent.load(tmp_path)

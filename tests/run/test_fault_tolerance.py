@@ -18,6 +18,7 @@ import agent.run.checkpoint
 import agent.learn.replay
 from agent.run.checkpoint import list_checkpoints, load_checkpoint
 from agent.cli import main
+from agent.layout import EXIT_INTERRUPTED
 from agent.learn.replay import EpisodeReplay, episode_files
 from tests.support import ROOT, episode_ends, scalar_steps
 from tests.support import TINY_ONE_THREAD as TINY
@@ -193,7 +194,7 @@ def test_a_run_stopped_during_an_evaluation_redoes_it_on_resume(tmp_path, monkey
     monkeypatch.setattr(agent.run.trainer, "evaluate", ctrl_c_in_second_eval)
     run_dir = tmp_path / "run"
     assert main(["train", "--env", "Reacher-v5", "--steps", "300", "--seed-steps", "100", "--eval-every", "100",
-                 "--video-every", "0", "--logdir", str(tmp_path), "--run-name", "run", *TINY]) == 0
+                 "--video-every", "0", "--logdir", str(tmp_path), "--run-name", "run", *TINY]) == EXIT_INTERRUPTED
     eval_steps = [int(line.split(",")[0]) for line in (run_dir / "eval.csv").read_text().splitlines()[1:]]
     assert eval_steps == [100]  # stopped inside the evaluation at 200
     assert load_checkpoint(list_checkpoints(run_dir / "checkpoints")[-1])["env_steps"] == 200
