@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from agent.suite.reference import METHODS, Reference, load_reference, returns_at  # noqa: E402
 from agent.suite.results import read_eval_csv  # noqa: E402  (one reader of a run's eval.csv)
 from benchmarks.train_runs import TrainRun, threads_per_run, train_all, training_command  # noqa: E402
+from benchmarks.training_episodes import FAIL_BELOW, WINDOW, failures_after, failures_per_window  # noqa: E402
 VARIANTS = {
     "full": [],
     "no-value": ["--no-value"],
@@ -119,6 +120,23 @@ def _table(header: list[str], rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def failures_markdown(failures: dict[int, dict[int, tuple[int, int]]], after: int = 15_000) -> str:
+    """Per seed, training episodes below FAIL_BELOW out of those ended in each WINDOW of env steps, and
+    the sum over the windows after ``after`` (where the seed phase and first learning are behind)."""
+    if not any(failures.values()):
+        return ""
+    seeds = list(failures)
+    ends = sorted({end for counts in failures.values() for end in counts})
+    rows = [{"env_steps": end, **{f"seed{s}": "/".join(map(str, failures[s][end])) if end in failures[s] else None
+                                  for s in seeds}} for end in ends]
+    totals = {s: failures_after(failures[s], after) for s in seeds}
+    rows.append({"env_steps": f"after {after // 1000}k", **{f"seed{s}": "/".join(map(str, totals[s])) for s in seeds}})
+    return (f"Training episodes (with exploration) returning below {FAIL_BELOW:g}, of those that ended in each "
+            f"window of {WINDOW} env steps up to the row's step, per seed; ten times as many as the evaluation "
+            f"episodes, so a steadier measure of how often the agent still misses:\n\n"
+            + _table(["env_steps", *[f"seed{s}" for s in seeds]], rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="reacher-easy")
@@ -151,6 +169,7 @@ def main() -> None:
 def report(args: argparse.Namespace, variant: str, name: str, command: str, threads: int) -> None:
     """Print one variant's table and write it (markdown with commentary, and json) to benchmarks/results/."""
     curves = {s: read_eval_csv(args.runs / name / f"seed{s}") for s in args.seeds}
+    failures = {s: failures_per_window(args.runs / name / f"seed{s}") for s in args.seeds}
     reference = load_reference()
     # Published curves learn from proprioception: no columns beside a pixel run (published_note says so).
     shown = reference if args.obs == "state" else {}
@@ -166,6 +185,8 @@ def report(args: argparse.Namespace, variant: str, name: str, command: str, thre
         reached = {s: max((r["env_steps"] for r in rows if r.get(f"seed{s}") is not None), default=0)
                    for s in args.seeds}
         state = status_of(reached, args.steps)
+        failures = {int(s): {int(end): tuple(pair) for end, pair in counts.items()}
+                    for s, counts in previous.get("training_failures", {}).items()}
     else:
         header, rows = table(curves, args.env, shown)
         state = status(curves, args.steps)
@@ -183,10 +204,14 @@ def report(args: argparse.Namespace, variant: str, name: str, command: str, thre
             f"per seed at each env step (agent decisions), and their median over the seeds evaluated there; wall-clock is training time summed over sittings, "
             f"evaluation included, on a {os.cpu_count()}-core machine with {threads} torch thread(s) per run and "
             f"{parallel} run(s) at once.\n\n{published_note(reference, args.env, args.obs, last)}\n\n" + text + "\n")
+    if failures_text := failures_markdown(failures):
+        note += "\n" + failures_text + "\n"
     (results / f"learning_{name}.md").write_text(note)
     published.write_text(json.dumps(
         {"command": command, "env": args.env, "obs": args.obs, "variant": variant, "seeds": args.seeds,
-         "steps": args.steps, "threads_per_seed": threads, "parallel": parallel, "rows": rows},
+         "steps": args.steps, "threads_per_seed": threads, "parallel": parallel, "rows": rows,
+         "training_failures": {str(s): {str(end): list(pair) for end, pair in counts.items()}
+                               for s, counts in failures.items() if counts}},
         indent=2) + "\n")
 
 
