@@ -10,7 +10,11 @@ Env steps are agent decisions: dm_control at action repeat 2, 500 decisions per 
 returns on the usual 0-1000 scale. The published curves shown beside ours are converted to
 that unit (dm_control env steps / 2) in agent/suite/published/, whatever their source counts.
 ``--report-only`` without the run directories (they are not committed) rebuilds the table from
-the published json, recomputing only the published methods' columns.
+the published json, recomputing only the published methods' columns. Below the curves, the report
+counts each seed's training episodes that returned below 600 per 5k env steps
+(``benchmarks/training_episodes.py``): ten times the evaluation episodes, and each evaluation
+replays the same five reset seeds, so that count is the steadier measure of how often a seed
+still misses.
 
     python benchmarks/learning.py --env reacher-easy --seeds 1 2 3 --steps 50000
     python benchmarks/learning.py --variant no-value no-prior --seeds 1 --steps 50000 --parallel 2
