@@ -112,6 +112,8 @@ _children = _Children()
 def run_cli(cmd: list[str], run_dir: Path) -> None:
     """``wm-agent <cmd>`` in a subprocess, its output appended to ``<run_dir>.out``."""
     log = run_dir.parent / f"{run_dir.name}.out"
+    if _children.stopping:  # checked again, under the lock, when it starts
+        raise RunInterrupted(f"{run_dir}: not started (the benchmark is stopping)")
     with open(log, "a") as out:
         proc = _children.start([sys.executable, "-m", "agent.cli", *cmd, "--no-progress"], out)
         if proc is None:
