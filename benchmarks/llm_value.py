@@ -75,10 +75,13 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.scripted_llm import KINDS, MODEL_PREFIX, ScriptedLLMServer  # noqa: E402
 from benchmarks.train_runs import TrainRun, threads_per_run, train_all, training_command  # noqa: E402
 from agent.layout import CONFIG_FILE, EVAL_CSV, EVAL_SAFETY_CSV
+from planners.llm.proposer import AGE_BUCKET_LAST  # noqa: E402
 
 NEVER = 10**9  # --eval-every: no periodic evaluation, only the one at each stage's end
 LLM_TAGS = ("in_elites_rate", "chosen_rate", "elite_weight_mean", "requests", "answers", "plans_with_candidates",
-            "judge_verdicts", "judge_overruled")
+            "judge_verdicts", "judge_overruled",
+            # by the answer's age in steps (planners/llm/proposer.py): in the json, to see whether plans go stale
+            *(f"in_elites_rate_age{age}" for age in range(AGE_BUCKET_LAST + 1)))
 
 
 @dataclass(frozen=True)

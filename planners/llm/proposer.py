@@ -23,6 +23,10 @@ from planners.llm.prompt import proposal_messages
 from planners.llm.task import TaskSpec
 from planners.llm.worker import Outcome, SingleFlight
 
+# Candidates are counted by age (steps since the state they were planned from): age0 ... age{LAST},
+# the last bucket holding every older one. With the default zero deadline an answer first serves at age 1.
+AGE_BUCKET_LAST = 5
+
 
 @dataclass
 class _Answer:
@@ -50,6 +54,7 @@ class LLMProposer:
         self.elite_weight = 0.0  # summed share of the elite weights of the candidates (see record_plan)
         self.last_error = ""  # the latest failure, one line, for logs
         self.fresh = False  # the last candidates come from an answer not used before
+        self.age = 0  # steps between the state the last candidates were planned from and now
         self._flight = SingleFlight("llm-proposer")
         self._episode = 0
         self._step = 0
@@ -78,6 +83,11 @@ class LLMProposer:
         """Count whether this step's candidates were among the planner's elites, or chosen."""
         if plan_stats.get("num_candidates", 0.0) > 0:
             self.counts["in_elites"] += int(plan_stats.get("candidate_in_elites", 0.0))
+            # Split by the answer's age: a plan is open-loop from the state it was asked for, and once the
+            # agent has acted otherwise for a few steps it plans from a state the arm has left.
+            age = f"age{min(self.age, AGE_BUCKET_LAST)}"
+            self.counts[f"plans_{age}"] += 1
+            self.counts[f"in_elites_{age}"] += int(plan_stats.get("candidate_in_elites", 0.0))
             self.counts["chosen"] += int(plan_stats.get("candidate_chosen", 0.0))
             self.counts["best"] += int(plan_stats.get("candidate_is_best", 0.0))
             # The candidates' share of the elite weights: what they move the plan's mean (the action
@@ -94,6 +104,9 @@ class LLMProposer:
             out["in_elites_rate"] = self.counts["in_elites"] / planned
             out["chosen_rate"] = self.counts["chosen"] / planned
             out["elite_weight_mean"] = self.elite_weight / planned
+        for age in range(AGE_BUCKET_LAST + 1):
+            if self.counts[f"plans_age{age}"]:
+                out[f"in_elites_rate_age{age}"] = self.counts[f"in_elites_age{age}"] / self.counts[f"plans_age{age}"]
         return out
 
     def close(self) -> None:
@@ -149,7 +162,7 @@ class LLMProposer:
         short = self.task.horizon - window.shape[1]
         if short > 0:
             window = np.concatenate([window, np.repeat(window[:, -1:], short, axis=1)], axis=1)
-        self.fresh, answer.used = not answer.used, True
+        self.fresh, answer.used, self.age = not answer.used, True, offset
         self.counts["plans_with_candidates"] += 1
         return np.ascontiguousarray(window, dtype=np.float32)
 

@@ -303,3 +303,19 @@ def test_judge_picks_by_combined_score_or_falls_back(reply: Reply, weight: float
     if pick is not None:
         prompt = server.requests[0].body["messages"][1]["content"]
         assert "Outcome 2:" in prompt and "0 (not at all) to 10" in prompt
+
+
+def test_elite_rates_are_split_by_the_age_of_the_answer() -> None:
+    """A plan is open-loop from the state it was asked for: the rate per age says whether candidates
+    stop reaching the elites once the agent has moved on from that state."""
+    with ScriptedChatServer([Reply(plans_json(PLAN_A))]) as server:
+        p = proposer(server.base_url, every=100)
+        for step in range(5):
+            assert p.candidates(STATE) is not None
+            assert p.age == step  # answered in time (deadline > 0): first served where it was asked
+            p.record_plan({"num_candidates": 1.0, "candidate_in_elites": float(step < 2)})
+    stats = p.stats
+    assert stats["in_elites_rate_age0"] == 1.0 and stats["in_elites_rate_age1"] == 1.0
+    assert stats["in_elites_rate_age2"] == 0.0 and stats["in_elites_rate_age4"] == 0.0
+    assert "in_elites_rate_age5" not in stats  # no candidate that old
+    assert stats["plans_age3"] == 1.0
