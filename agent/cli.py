@@ -122,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train an agent (or continue one with --resume)",
                            description="Train a world-model agent. Writes a run directory with config.json, "
-                                       "episodes/, checkpoints/, train.log, eval.csv and TensorBoard event files.")
+                                       "episodes/, checkpoints/, train.log, eval.csv and TensorBoard event files. "
+                                       "Ctrl-C or SIGTERM writes a checkpoint and exits with status 130 (continue "
+                                       "with --resume); 0 means --steps was reached.")
     train.add_argument("--logdir", type=Path, default=Path("runs"), help="parent of the run directory (default: runs)")
     train.add_argument("--run-name", help="name of the run directory under --logdir (default: env-obs-planner-seed-time)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
