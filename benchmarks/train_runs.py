@@ -29,6 +29,7 @@ from pathlib import Path
 from agent.layout import CHECKPOINT_DIR, CONFIG_FILE, EXIT_INTERRUPTED
 from agent.run.checkpoint import checkpoint_path
 from agent.run.evaluate import eval_report_path
+from agent.suite.runner import stop_children
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,9 +68,6 @@ def train_or_resume(run: TrainRun, steps: int, threads: int) -> Path:
     return run.run_dir
 
 
-STOP_GRACE_S = 120.0  # a stopped child writes its checkpoint first; then it is killed
-
-
 class _Children:
     """The running ``wm-agent`` children, so that a stop reaches each of them (they are in sessions of
     their own, out of reach of the terminal's Ctrl-C), and no new one starts after it."""
@@ -97,13 +95,7 @@ class _Children:
         with self.lock:
             self.stopping = True
             running = list(self.running)
-        for proc in running:
-            proc.send_signal(signal.SIGTERM)
-        for proc in running:
-            try:
-                proc.wait(STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_children(running)
 
 
 _children = _Children()

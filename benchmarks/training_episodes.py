@@ -23,6 +23,7 @@ def failures_per_window(run_dir: Path, window: int = WINDOW, below: float = FAIL
     """{window end: (episodes returning < ``below``, episodes)} over the run's finished training episodes,
     each counted in the window where it ended; {} without episode files."""
     directory = run_dir / EPISODE_DIR
+    # the listing of agent.learn.replay.episode_files, without importing torch into a report
     files = sorted(p for p in directory.iterdir() if EPISODE_FILE.match(p.name)) if directory.is_dir() else []
     counts: dict[int, tuple[int, int]] = {}
     end = 0

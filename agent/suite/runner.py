@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -186,7 +187,7 @@ def run_local(plan: SuitePlan, jobs: list[Job], max_jobs: int, progress: bool = 
                 outcomes.append(outcome)
                 bars.finish(job, outcome)
     except (KeyboardInterrupt, _Stop):
-        _stop_children(running)
+        stop_children(running.values())
         raise KeyboardInterrupt from None
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -194,11 +195,14 @@ def run_local(plan: SuitePlan, jobs: list[Job], max_jobs: int, progress: bool = 
     return outcomes
 
 
-def _stop_children(running: dict[Job, subprocess.Popen]) -> None:
-    for proc in running.values():
+def stop_children(procs: Iterable[subprocess.Popen]) -> None:
+    """SIGTERM to each child (a training run checkpoints on it), then wait; a child still there after
+    STOP_GRACE_S is killed. Shared with the benchmarks' runner (benchmarks/train_runs.py)."""
+    procs = list(procs)
+    for proc in procs:
         proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_S
-    for proc in running.values():
+    for proc in procs:
         try:
             proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
