@@ -146,6 +146,11 @@ class PlanConfig:
     llm_candidates: int = _f(4, "plans asked of the LLM per request")
     llm_deadline_ms: float = _f(0.0, "how long the step that sends a request waits for its answer (0 = never; "
                                      "later answers serve the next plans)")
+    llm_follow: float = _f(0.3, "share of the LLM's answers whose best plan (by the model; within --safety-budget) "
+                                "the agent acts on while training, until the next answer: proposals as "
+                                "exploration, which the young model cannot rank. Cut to a tenth while those steps "
+                                "earn less reward than the agent's own; never in evaluation; 0 = proposals only "
+                                "compete in the planner")
     llm_as_mean: bool = _f(False, "also centre the planner's first samples on the first plan of each new LLM answer")
     llm_timeout_s: float = _f(30.0, "HTTP connect/read timeout of one request")
     llm_retries: int = _f(2, "retries after HTTP 429/5xx or a refused/reset connection (exponential backoff)")
@@ -232,6 +237,7 @@ class RunConfig:
             (plan.llm_base_url == "" or plan.llm_base_url.startswith(("http://", "https://")), "llm_base_url",
              plan.llm_base_url, "'' or an http(s):// URL up to /v1, e.g. http://localhost:11434/v1"),
             (0 <= plan.llm_judge_weight <= 1, "llm_judge_weight", plan.llm_judge_weight, "a number in [0, 1]"),
+            (0 <= plan.llm_follow <= 1, "llm_follow", plan.llm_follow, "a number in [0, 1]"),
             (model.world_model == "latent" or env.obs == "pixels", "obs", env.obs,
              "'pixels' with --model robotics (it fuses the camera frame with the proprioceptive state)"),
             (model.world_model == "latent" or plan.proposer == "none", "proposer", plan.proposer,

@@ -25,8 +25,8 @@ from envs.fused import STATE_BYTES
 from planners import ConstraintConfig, PlanConstraint, SamplingConfig, make_planner
 from planners.config import planner_config
 from planners.precision import use_bf16
-from planners.llm import (JudgeConfig, LLMJudge, LLMProposer, ProposerConfig, TaskSpec, TransformersConfig,
-                          imagine_outcomes, make_backend, openai_config_from_env)
+from planners.llm import (FollowConfig, JudgeConfig, LLMJudge, LLMProposer, PlanFollower, ProposerConfig, TaskSpec,
+                          TransformersConfig, imagine_outcomes, make_backend, openai_config_from_env)
 
 
 class WorldModelAgent:
@@ -62,6 +62,9 @@ class WorldModelAgent:
             device=str(device), constraint=self.constraint,
         )
         self.proposer, self.judge = _llm_parts(cfg, task) if cfg.plan.proposer == "llm" and task else (None, None)
+        # While training, a share of the LLM's answers is acted on (planners/llm/follow.py).
+        self.follower = PlanFollower(FollowConfig(share=cfg.plan.llm_follow)) \
+            if self.proposer is not None and cfg.plan.llm_follow > 0 else None
 
     def _safety_parts(self, z_dim: int) -> tuple[SafetyHead | None, SafetyLearner | None]:
         """The robotics model's own head, or one beside the latent model when safety is asked for."""
@@ -86,12 +89,21 @@ class WorldModelAgent:
         self.planner.reset()
         if self.proposer is not None:
             self.proposer.reset()
+        if self.follower is not None:
+            self.follower.reset()
+
+    def record_reward(self, reward: float) -> None:
+        """The reward of the training step just taken on the last planned action (checks followed LLM plans)."""
+        if self.follower is not None:
+            self.follower.record(reward)
 
     def llm_stats(self) -> dict[str, float]:
         """Proposer counters, and the judge's as ``judge_*``; empty without a proposer."""
         stats = dict(self.proposer.stats) if self.proposer is not None else {}
         if self.judge is not None:
             stats.update({f"judge_{k}": v for k, v in self.judge.stats.items()})
+        if self.follower is not None:
+            stats.update(self.follower.stats)
         return stats
 
     def close(self) -> None:
@@ -100,12 +112,13 @@ class WorldModelAgent:
             self.proposer.close()
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, explore: bool, rng: np.random.Generator) -> np.ndarray:
+    def act(self, obs: np.ndarray, explore: bool, rng: np.random.Generator, follow_llm: bool = False) -> np.ndarray:
         """Plan an action in [-1, 1].
 
         While exploring, the planner draws an elite by its weight and perturbs it by the
         final planning std (TD-MPC2's exploration); ``exploration_noise`` adds Gaussian
-        noise on top of that.
+        noise on top of that. ``follow_llm`` (the trainer's, which reports each step's reward
+        with :meth:`record_reward`) lets a share of the steps act on LLM plans (``--llm-follow``).
         """
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
         plans = self.proposer.candidates(obs) if self.proposer is not None else None
@@ -127,6 +140,8 @@ class WorldModelAgent:
             self.proposer.record_plan(self.planner.last_stats)
             if judged:
                 action = self._judged_action(z0, candidates, action)
+            if follow_llm and self.follower is not None:
+                action = self._followed_action(plans, rng, action)
         if explore and self.cfg.plan.exploration_noise > 0:
             action = action + self.cfg.plan.exploration_noise * rng.standard_normal(action.shape).astype(np.float32)
         action = np.clip(action, -1.0, 1.0)
@@ -134,6 +149,16 @@ class WorldModelAgent:
             a_t = torch.as_tensor(action, device=self.device).unsqueeze(0)
             self.last_p_unsafe = float(self.safety_head.p_unsafe(z0, a_t))
         return action
+
+    def _followed_action(self, plans: np.ndarray | None, rng: np.random.Generator, action: np.ndarray) -> np.ndarray:
+        """While training: the action of the LLM plan being followed, if any (see planners/llm/follow.py)."""
+        assert self.follower is not None and self.proposer is not None
+        if plans is not None and self.proposer.fresh and self.planner.last_candidate_returns is not None:
+            feasible = self.planner.last_candidate_feasible
+            self.follower.choose(self.planner.last_candidate_returns.numpy(),
+                                 None if feasible is None else feasible.numpy(), rng)
+        followed = self.follower.action(plans)
+        return action if followed is None else followed.astype(np.float32)
 
     def _prior_unless_beaten(self, z0: torch.Tensor, action: np.ndarray, explore: bool) -> np.ndarray:
         """The planner's action only if its plan beats the policy prior's own plan by --prior-margin.
@@ -225,6 +250,7 @@ class WorldModelAgent:
             "safety_head": self.safety_head.state_dict() if self.safety_head is not None else None,
             "safety_learner": self.safety_learner.state_dict() if self.safety_learner is not None else None,
             "constraint": self.constraint.state_dict() if self.constraint is not None else None,
+            "llm_follower": self.follower.state_dict() if self.follower is not None else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -240,6 +266,8 @@ class WorldModelAgent:
             self.safety_learner.load_state_dict(state["safety_learner"])
         if self.constraint is not None and state.get("constraint") is not None:
             self.constraint.load_state_dict(state["constraint"])
+        if self.follower is not None and state.get("llm_follower") is not None:
+            self.follower.load_state_dict(state["llm_follower"])
 
 
 def _copy_tensors(pairs: list[tuple[torch.nn.Module, torch.nn.Module]]) -> None:

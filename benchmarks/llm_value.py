@@ -74,12 +74,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.scripted_llm import KINDS, MODEL_PREFIX, ScriptedLLMServer  # noqa: E402
 from benchmarks.train_runs import TrainRun, threads_per_run, train_all, training_command  # noqa: E402
-from agent.layout import CONFIG_FILE, EVAL_CSV, EVAL_SAFETY_CSV
+from agent.config import PlanConfig  # noqa: E402
+from agent.layout import CONFIG_FILE, EVAL_CSV, EVAL_SAFETY_CSV  # noqa: E402
 from planners.llm.proposer import AGE_BUCKET_LAST  # noqa: E402
 
 NEVER = 10**9  # --eval-every: no periodic evaluation, only the one at each stage's end
 LLM_TAGS = ("in_elites_rate", "chosen_rate", "elite_weight_mean", "requests", "answers", "plans_with_candidates",
             "judge_verdicts", "judge_overruled",
+            # acting on proposals while training (planners/llm/follow.py): the share after the reward check
+            "follow_share", "follow_segments", "follow_steps", "follow_reward_mean", "own_reward_mean",
             # by the answer's age in steps (planners/llm/proposer.py): in the json, to see whether plans go stale
             *(f"in_elites_rate_age{age}" for age in range(AGE_BUCKET_LAST + 1)))
 
@@ -110,7 +113,8 @@ def run_options(variant: Variant, args: argparse.Namespace, base_url: str) -> li
     options = ["--seed-steps", str(args.seed_steps), "--eval-every", str(NEVER), "--eval-episodes",
                str(args.eval_episodes), "--video-every", "0", "--checkpoint-every", "1000"]
     if variant.kind is not None:
-        options += ["--proposer", "llm", "--llm-base-url", base_url, "--llm-model", MODEL_PREFIX + variant.kind]
+        options += ["--proposer", "llm", "--llm-base-url", base_url, "--llm-model", MODEL_PREFIX + variant.kind,
+                    "--llm-follow", str(args.follow)]
     if variant.judge:
         options += ["--llm-judge-weight", str(args.judge_weight)]
     if variant.budget:
@@ -126,6 +130,7 @@ def expected_config(variant: Variant, args: argparse.Namespace, task: str, seed:
                 "plan.safety_budget": args.budget if variant.budget else -1.0}
     if variant.kind is not None:
         expected["plan.llm_model"] = MODEL_PREFIX + variant.kind
+        expected["plan.llm_follow"] = args.follow
     return expected
 
 
@@ -223,7 +228,7 @@ def summarise(runs: dict[str, dict[int, dict]], stages: list[int], verdict_step:
             row[f"return_{stage}"] = stats([r["return"][stage] for r in seeds.values() if stage in r["return"]])
             row[f"violations_{stage}"] = stats([r["violations"][stage] for r in seeds.values()
                                                 if stage in r["violations"]])
-            for rate in ("in_elites_rate", "chosen_rate", "elite_weight_mean"):
+            for rate in ("in_elites_rate", "chosen_rate", "elite_weight_mean", "follow_share"):
                 values = [r["llm"][stage][rate] for r in seeds.values() if rate in r["llm"].get(stage, {})]
                 row[f"{rate}_{stage}"] = round(statistics.fmean(values), 3) if values else None
         row["per_seed"] = {seed: {"return": r["return"], "violations": r["violations"], "llm": r["llm"]}
@@ -256,13 +261,13 @@ def _rates(row: dict, rate: str, stages: list[int]) -> str:
 def markdown(rows: list[dict], stages: list[int], verdict_step: int) -> str:
     header = ["variant", *[f"return @{s}" for s in stages], f"vs baseline @{verdict_step}",
               f"violations/ep @{verdict_step}", "violations vs baseline", "LLM plan in elites", "LLM plan chosen",
-              "LLM elite weight"]
+              "LLM elite weight", "follow share"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         cells = [r["variant"], *[_cell(r[f"return_{s}"]) for s in stages], r["vs_baseline"] or "(baseline)",
                  _cell(r.get(f"violations_{verdict_step}", {"n": 0})), r["violations_vs_baseline"] or "(baseline)",
                  _rates(r, "in_elites_rate", stages), _rates(r, "chosen_rate", stages),
-                 _rates(r, "elite_weight_mean", stages)]
+                 _rates(r, "elite_weight_mean", stages), _rates(r, "follow_share", stages)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -288,6 +293,8 @@ def main(argv: list[str] | None = None) -> None:
                         "proposer) acts (default: 500, one reacher episode; the trainer's default is 2500)")
     parser.add_argument("--eval-episodes", type=int, default=5)
     parser.add_argument("--judge-weight", type=float, default=0.5, help="--llm-judge-weight of the -judge variants")
+    parser.add_argument("--follow", type=float, default=PlanConfig().llm_follow, help="--llm-follow of the LLM "
+                        "variants (default: the agent's, %(default)s); 0 = proposals only compete in the planner")
     parser.add_argument("--budget", type=float, default=0.3, help="--safety-budget of the -budget variants")
     parser.add_argument("--parallel", type=int, default=1, help="runs trained at once (cores/N torch threads each)")
     parser.add_argument("--max-hours", type=float, default=72.0, help="the chat server stops after this long at the "
@@ -329,11 +336,12 @@ def main(argv: list[str] | None = None) -> None:
     results = {"command": training_command(__file__, sys.argv[1:] if argv is None else argv), "stages": stages,
                "seeds": args.seeds, "verdict_step": args.verdict_step, "seed_steps": args.seed_steps,
                "eval_episodes": args.eval_episodes, "judge_weight": args.judge_weight, "budget": args.budget,
+               "follow": args.follow,
                "parallel": args.parallel, "threads_per_run": threads_per_run(args.parallel),
                "train_args": args.train_args, "server_counts_last_sitting": server_counts, "tasks": {}}
     if args.report_only and previous.is_file():  # a table regenerated without training keeps how the runs were made
         before = json.loads(previous.read_text())
-        results.update({k: before[k] for k in ("command", "seed_steps", "eval_episodes", "judge_weight", "budget",
+        results.update({k: before[k] for k in ("command", "seed_steps", "eval_episodes", "judge_weight", "budget", "follow",
                                                 "parallel", "threads_per_run", "train_args", "server_counts_last_sitting")
                         if k in before})
     text = ["# LLM proposers of known quality: does the channel help, and do bad ones cost nothing?\n",
@@ -361,14 +369,17 @@ def _setup_note(results: dict) -> str:
             f"{results['parallel']} at once on a {os.cpu_count()}-core machine with {results['threads_per_run']} torch "
             f"thread(s) each; extra options: `{' '.join(results['train_args']) or 'none'}`. Proposers are the scripted "
             f"models of `benchmarks/scripted_llm.py` behind a local OpenAI-compatible server, with the agent's default "
-            f"LLM options; `-judge`: the same model judges with `--llm-judge-weight {results['judge_weight']}`; `-budget`: "
+            f"LLM options and `--llm-follow {results.get('follow', 0.0)}` (the share of answers acted on while "
+            f"training); `-judge`: the same model judges with `--llm-judge-weight {results['judge_weight']}`; `-budget`: "
             f"`--safety-budget {results['budget']}`, compared with `none-budget`. `vs baseline`: the change in mean "
             f"return against `none` (or `none-budget`) at that step, `raises`/`lowers` when it exceeds the spread (the "
             f"larger population sd of the two), else `within spread`; violations (eval steps over the safety limits per "
             f"episode) compared the same way. LLM plan in elites / chosen / elite weight: `llm/in_elites_rate` / "
             f"`llm/chosen_rate` / `llm/elite_weight_mean` over each stage's sitting (per plan made with LLM candidates: "
             f"one was among the elites / was the elite acted on / their share of the elite weights, which is how far "
-            f"they move the mean plan acted on in evaluation), mean over seeds, one value per stage.\n")
+            f"they move the mean plan acted on in evaluation), mean over seeds, one value per stage; follow share: "
+            f"`llm/follow_share` at the stage's end (`--llm-follow`, or a tenth of it while the followed steps earned "
+            f"less reward than the agent's own).\n")
 
 
 if __name__ == "__main__":

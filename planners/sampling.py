@@ -125,6 +125,10 @@ class SamplingPlanner:
             self._step = torch.compile(model.next_latent_and_reward, dynamic=False)
             self._value = None if terminal_value is None else torch.compile(terminal_value, dynamic=False)
         self.last_stats: dict[str, float] = {}
+        # The caller candidates' imagined returns and, with a constraint, whether each fits the budget
+        # (None without candidates): a caller may act on one itself (planners.llm.follow).
+        self.last_candidate_returns: torch.Tensor | None = None
+        self.last_candidate_feasible: torch.Tensor | None = None
         self._warm_mean: torch.Tensor | None = None
         self._last_plan: torch.Tensor | None = None
         self._workspace: _Workspace | None = None
@@ -236,6 +240,8 @@ class SamplingPlanner:
             action = mean[0]
 
         self._remember(mean)
+        self._remember_candidates(returns[n_policy:n_fixed] if n_cand else None,
+                                  None if costs is None or not n_cand else costs[n_policy:n_fixed])
         self.last_stats = population_stats(
             returns, elite_returns, elite_idx, weights, std, n_policy, n_cand, pick
         )
@@ -334,6 +340,10 @@ class SamplingPlanner:
             low=self.action_low, high=self.action_high, value=self._value, policy=policy,
             costs=costs, step_cost=None if self.constraint is None else self.constraint.step_cost,
         )
+
+    def _remember_candidates(self, returns: torch.Tensor | None, costs: torch.Tensor | None) -> None:
+        self.last_candidate_returns = None if returns is None else returns.float().cpu().clone()
+        self.last_candidate_feasible = None if costs is None else self.constraint.feasible(costs).cpu().clone()
 
     def _remember(self, mean: torch.Tensor) -> None:
         # Shift one step; repeat the last action rather than reset it: in

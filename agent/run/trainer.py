@@ -275,13 +275,15 @@ class Trainer:
             else:
                 t0 = time.perf_counter()
                 with self.timer("plan"):
-                    action = self.agent.act(obs, explore=True, rng=self.rng)
+                    action = self.agent.act(obs, explore=True, rng=self.rng, follow_llm=True)
                 pace.plan_seconds += time.perf_counter() - t0
                 pace.planned += 1
             self.updates.finish()  # overlapped: the updates of the last step ran while this action was planned
             with self.timer("env"):
                 obs, reward, terminated, truncated, info = self.env.step(action)
                 builder.add(action, float(reward), obs, bool(terminated), _extras(info))
+            if step >= cfg.seed_steps:
+                self.agent.record_reward(float(reward))
             done = terminated or truncated
             if info.get("physics_unstable"):
                 self.physics_unstable_episodes += 1

@@ -3,7 +3,8 @@
 Modules, one concept each: ``task`` (what the model is told about the task),
 ``prompt`` (chat messages), ``parse`` (answers -> validated plans/scores),
 ``backends`` (OpenAI-compatible HTTP, local transformers), ``worker`` (one
-background call at a time), ``proposer`` and ``judge``.
+background call at a time), ``proposer``, ``judge`` and ``follow`` (acting on
+proposals while training, checked by the reward they earn).
 """
 
 from planners.llm.backends import (
@@ -18,6 +19,7 @@ from planners.llm.backends import (
     require_transformers,
 )
 from planners.llm.config import JudgeConfig, OpenAIConfig, ProposerConfig, TransformersConfig
+from planners.llm.follow import FollowConfig, PlanFollower
 from planners.llm.judge import LLMJudge, combine_scores, imagine_outcomes
 from planners.llm.parse import ParsedPlans, parse_plans, parse_scores
 from planners.llm.prompt import judge_messages, proposal_messages, redact_secrets
@@ -28,6 +30,7 @@ __all__ = [
     "INSTALL_HINT",
     "BackendError",
     "ChatBackend",
+    "FollowConfig",
     "JudgeConfig",
     "LLMJudge",
     "LLMProposer",
@@ -35,6 +38,7 @@ __all__ = [
     "OpenAIChatBackend",
     "OpenAIConfig",
     "ParsedPlans",
+    "PlanFollower",
     "ProposerConfig",
     "TaskSpec",
     "TransformersChatBackend",

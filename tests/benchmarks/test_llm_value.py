@@ -173,11 +173,11 @@ def test_table_compares_each_variant_with_its_baseline_by_the_seeds_spread(tmp_p
 
 def test_runs_resume_against_this_sittings_server_and_refuse_other_settings(tmp_path: Path) -> None:
     ns = type("Args", (), {"seed_steps": 500, "eval_episodes": 5, "judge_weight": 0.5, "budget": 0.3,
-                           "train_args": ["--hidden-dim", "32"]})()
+                           "follow": 0.3, "train_args": ["--hidden-dim", "32"]})()
     variant = llm_value.VARIANTS["informed-judge"]
     options = llm_value.run_options(variant, ns, "http://127.0.0.1:1234/v1")
     for pair in (["--llm-model", "scripted-informed"], ["--llm-judge-weight", "0.5"], ["--seed-steps", "500"],
-                 ["--llm-base-url", "http://127.0.0.1:1234/v1"], ["--hidden-dim", "32"]):
+                 ["--llm-base-url", "http://127.0.0.1:1234/v1"], ["--hidden-dim", "32"], ["--llm-follow", "0.3"]):
         assert " ".join(pair) in " ".join(options)
     assert "--proposer" not in llm_value.run_options(llm_value.VARIANTS["none"], ns, "http://x/v1")
 
@@ -195,6 +195,9 @@ def test_runs_resume_against_this_sittings_server_and_refuse_other_settings(tmp_
     with pytest.raises(SystemExit, match="plan.llm_model='scripted-informed' \\(wanted 'scripted-random'\\)"):
         llm_value.check_config(run, llm_value.expected_config(llm_value.VARIANTS["random-judge"], ns,
                                                               "reacher-easy", 1))
+    ns.follow = 0.0  # runs that acted on proposals while training are another experiment than those that did not
+    with pytest.raises(SystemExit, match="plan.llm_follow=0.3 \\(wanted 0.0\\)"):
+        llm_value.check_config(run, llm_value.expected_config(variant, ns, "reacher-easy", 1))
     assert llm_value.check_config(tmp_path / "new", {}) is None
 
 
