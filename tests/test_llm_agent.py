@@ -83,6 +83,7 @@ def test_agent_keeps_acting_when_the_server_is_down() -> None:
     ({"proposer": "llm", "llm_model": "m", "llm_every": 0}, "invalid llm_every=0"),
     ({"proposer": "llm", "llm_model": "m", "llm_base_url": "localhost:8080"}, "invalid llm_base_url='localhost:8080'"),
     ({"proposer": "llm", "llm_model": "m", "llm_judge_weight": 2.0}, "invalid llm_judge_weight=2.0"),
+    ({"proposer": "llm", "llm_model": "m", "llm_follow": -0.5}, "invalid llm_follow=-0.5"),
 ])
 def test_bad_llm_options_are_one_line_config_errors(plan: dict, message: str, monkeypatch) -> None:
     monkeypatch.delenv("OPENAI_MODEL", raising=False)
@@ -161,3 +162,39 @@ def test_llm_as_mean_centres_the_planner_on_a_fresh_answer(monkeypatch) -> None:
     # The fresh answer seeds the first plan only; the next step warm-starts as usual.
     assert seen[0] is not None and torch.allclose(seen[0][0], torch.tensor(LLM_FIRST_ACTION))
     assert seen[1] is None
+
+
+def test_training_acts_on_the_followed_llm_plan_and_evaluation_never_does() -> None:
+    with ScriptedChatServer(lambda request: respond(request, num_plans=1)) as server:
+        cfg = small_config(proposer="llm", llm_base_url=server.base_url, llm_model="m", llm_deadline_ms=3000.0,
+                           llm_every=2, llm_follow=1.0)
+        agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
+        rng = np.random.default_rng(0)
+        agent.reset()
+        trained = [agent.act(np.zeros(4, np.float32), explore=True, rng=rng, follow_llm=True) for _ in range(2)]
+        for _ in trained:
+            agent.record_reward(0.5)
+        agent.reset()
+        evaluated = agent.act(np.zeros(4, np.float32), explore=False, rng=rng)
+        agent.close()
+    for action in trained:  # the answer's plan, step by step (every step of it is LLM_FIRST_ACTION)
+        np.testing.assert_allclose(action, LLM_FIRST_ACTION, atol=1e-6)
+    assert not np.allclose(evaluated, LLM_FIRST_ACTION, atol=1e-3)  # the planner's own mean plan
+    stats = agent.llm_stats()
+    assert stats["follow_segments"] == 1 and stats["follow_steps"] == 2 and stats["follow_reward_mean"] == 0.5
+    state = agent.state_dict()["llm_follower"]
+    fresh = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
+    fresh.load_state_dict(agent.state_dict())
+    assert fresh.follower is not None and fresh.follower.state_dict() == state
+
+
+def test_llm_follow_zero_leaves_training_to_the_planner() -> None:
+    with ScriptedChatServer(lambda request: respond(request, num_plans=1)) as server:
+        cfg = small_config(proposer="llm", llm_base_url=server.base_url, llm_model="m", llm_deadline_ms=3000.0,
+                           llm_follow=0.0)
+        agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
+        agent.reset()
+        action = agent.act(np.zeros(4, np.float32), explore=True, rng=np.random.default_rng(0), follow_llm=True)
+        agent.close()
+    assert agent.follower is None and "follow_share" not in agent.llm_stats()
+    assert not np.allclose(action, LLM_FIRST_ACTION, atol=1e-3)

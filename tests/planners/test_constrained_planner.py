@@ -102,3 +102,22 @@ def test_bad_constraint_config_is_one_line(field: str, value: object) -> None:
     with pytest.raises(ValueError) as err:
         ConstraintConfig(**{field: value})
     assert "\n" not in str(err.value) and field in str(err.value) and "accepted" in str(err.value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_candidates_returns_and_budget_fit_are_kept_for_the_caller(kind: str) -> None:
+    """planners.llm.follow acts on a candidate itself: it needs each one's imagined return and budget fit."""
+    through = torch.tensor([[1.0, 0.0]] * 5)  # straight at the goal, through the disk
+    back = torch.tensor([[-1.0, 0.0]] * 5)  # away from the goal, never near the disk
+    safe = planner(kind, PlanConstraint(p_unsafe_disk, ConstraintConfig(budget=0.5, mode="chance")))
+    safe.plan(torch.zeros(1, 2), candidates=torch.stack([through, back]))
+    returns, feasible = safe.last_candidate_returns, safe.last_candidate_feasible
+    z = torch.cumsum(GAIN * through, 0)
+    discounts = safe.config.discount ** torch.arange(5.0)
+    assert torch.allclose(returns[0], -((z - GOAL).norm(dim=-1) * discounts).sum(), atol=1e-4)
+    assert returns[0] > returns[1] and feasible.tolist() == [False, True]
+    safe.plan(torch.zeros(1, 2))
+    assert safe.last_candidate_returns is None and safe.last_candidate_feasible is None
+    free = planner(kind, None)
+    free.plan(torch.zeros(1, 2), candidates=through)
+    assert free.last_candidate_returns.shape == (1,) and free.last_candidate_feasible is None

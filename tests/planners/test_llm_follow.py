@@ -1,0 +1,83 @@
+"""Acting on LLM plans while training (planners/llm/follow.py): which plan, how often, and the reward check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planners.llm import FollowConfig, PlanFollower
+
+
+def candidates(k: int = 3, h: int = 4) -> np.ndarray:
+    """(K, H, 1) plans whose actions name their plan and step: plan i, step t -> 10 i + t."""
+    return (10.0 * np.arange(k)[:, None, None] + np.arange(h)[None, :, None]).astype(np.float32)
+
+
+def test_follows_the_best_feasible_plan_until_the_answer_runs_out() -> None:
+    follower, rng = PlanFollower(FollowConfig(share=1.0)), np.random.default_rng(0)
+    follower.choose(np.array([1.0, 5.0, 3.0]), np.array([True, False, True]), rng)  # the best one is over budget
+    assert follower.index == 2 and follower.action(candidates())[0] == 20.0
+    assert follower.action(candidates()[:, 1:])[0] == 21.0  # the next step's window of the same answer
+    assert follower.action(None) is None and follower.index is None  # answer dropped: back to own plans
+    follower.choose(np.array([1.0, np.nan, 3.0]), None, rng)
+    assert follower.index == 2  # a plan the model cannot score is never the best
+    follower.choose(np.array([1.0, 2.0]), np.array([False, False]), rng)
+    assert follower.index is None and follower.action(candidates()) is None  # none fits the budget
+    assert follower.stats["follow_segments"] == 2 and follower.stats["follow_answers"] == 3
+
+
+def test_follows_about_the_share_of_answers_and_never_at_share_zero() -> None:
+    rng = np.random.default_rng(1)
+    follower = PlanFollower(FollowConfig(share=0.3))
+    for _ in range(2000):
+        follower.choose(np.zeros(2), None, rng)
+    assert 0.26 < follower.segments / follower.answers < 0.34
+    never = PlanFollower(FollowConfig(share=0.0))
+    for _ in range(100):
+        never.choose(np.zeros(2), None, rng)
+    assert never.segments == 0
+
+
+def test_rewards_count_for_the_side_that_chose_the_action() -> None:
+    follower = PlanFollower(FollowConfig(share=1.0))
+    follower.choose(np.zeros(3), None, np.random.default_rng(0))
+    follower.action(candidates())
+    follower.record(1.0)
+    follower.reset()  # an episode ends: the next action is the agent's own
+    follower.action(candidates())
+    follower.record(0.25)
+    assert follower.stats["follow_reward_mean"] == 1.0 and follower.stats["own_reward_mean"] == 0.25
+    assert follower.stats["follow_steps"] == 1
+
+
+def _steps(follower: PlanFollower, side: str, reward: float, n: int) -> None:
+    for _ in range(n):
+        follower.index = 0 if side == "followed" else None
+        follower.action(candidates())
+        follower.record(reward)
+
+
+def test_a_proposer_that_earns_less_is_cut_to_the_floor_and_wins_its_share_back() -> None:
+    follower = PlanFollower(FollowConfig(share=0.5, floor=0.1, min_steps=10, window=20))
+    _steps(follower, "own", 0.5, 10)
+    _steps(follower, "followed", 0.0, 9)
+    assert follower.share_now == 0.5  # too few followed steps to judge yet
+    _steps(follower, "followed", 0.0, 1)
+    assert follower.share_now == pytest.approx(0.05)
+    _steps(follower, "followed", 1.0, 30)  # the proposer's plans became the better ones
+    assert follower.share_now == 0.5
+
+
+def test_the_reward_check_survives_a_checkpoint() -> None:
+    follower = PlanFollower(FollowConfig(share=0.5, min_steps=1))
+    _steps(follower, "own", 1.0, 3)
+    _steps(follower, "followed", 0.0, 2)
+    restored = PlanFollower(FollowConfig(share=0.5, min_steps=1))
+    restored.load_state_dict(follower.state_dict())
+    assert restored.stats == follower.stats and restored.share_now == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("field,value", [("share", 1.5), ("floor", -0.1), ("min_steps", 0), ("window", 0)])
+def test_bad_settings_are_one_line_errors(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=f"{field}={value}"):
+        FollowConfig(**{field: value})
