@@ -149,8 +149,11 @@ class PlanConfig:
     llm_follow: float = _f(0.3, "share of the LLM's answers whose best plan (by the model; within --safety-budget) "
                                 "the agent acts on while training, until the next answer: proposals as "
                                 "exploration, which the young model cannot rank. Cut to a tenth while those steps "
-                                "earn less reward than the agent's own; never in evaluation; 0 = proposals only "
-                                "compete in the planner")
+                                "earn less reward than the agent's own; 0 = proposals only compete in the planner")
+    llm_follow_eval: bool = _f(True, "in evaluation (and Policy.act without explore), act on the best plan of every "
+                                     "LLM answer once the proposer has proven itself while training (its followed "
+                                     "steps earned more reward per step than the agent's own, over >= 100 of each); "
+                                     "until then, and with --no-llm-follow-eval, the planner acts alone")
     llm_as_mean: bool = _f(False, "also centre the planner's first samples on the first plan of each new LLM answer")
     llm_timeout_s: float = _f(30.0, "HTTP connect/read timeout of one request")
     llm_retries: int = _f(2, "retries after HTTP 429/5xx or a refused/reset connection (exponential backoff)")

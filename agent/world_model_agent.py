@@ -55,6 +55,7 @@ class WorldModelAgent:
         self.last_p_unsafe = float("nan")  # the head's P(unsafe) of the last action taken
         self.no_feasible_plans = 0  # plans where no sample fitted the safety budget (the safest was taken)
         self.prior_kept = self.plans = 0  # --prior-margin: plans where the prior's own plan was kept
+        self.followed_actions = 0  # actions taken from a followed LLM plan (--llm-follow, --llm-follow-eval)
         self.planner = make_planner(
             cfg.plan.planner, self.world_model, action_dim, _planner_config(cfg, device),
             terminal_value=self.terminal_value if m.use_value else None,
@@ -118,7 +119,9 @@ class WorldModelAgent:
         While exploring, the planner draws an elite by its weight and perturbs it by the
         final planning std (TD-MPC2's exploration); ``exploration_noise`` adds Gaussian
         noise on top of that. ``follow_llm`` (the trainer's, which reports each step's reward
-        with :meth:`record_reward`) lets a share of the steps act on LLM plans (``--llm-follow``).
+        with :meth:`record_reward`) lets a share of the steps act on LLM plans (``--llm-follow``);
+        without it, ``explore=False`` acts on them once the proposer has proven itself
+        (``--llm-follow-eval``, planners/llm/follow.py).
         """
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
         plans = self.proposer.candidates(obs) if self.proposer is not None else None
@@ -140,8 +143,8 @@ class WorldModelAgent:
             self.proposer.record_plan(self.planner.last_stats)
             if judged:
                 action = self._judged_action(z0, candidates, action)
-            if follow_llm and self.follower is not None:
-                action = self._followed_action(plans, rng, action)
+            if self.follower is not None and (follow_llm or (not explore and self.cfg.plan.llm_follow_eval)):
+                action = self._followed_action(plans, rng, action, evaluating=not follow_llm)
         if explore and self.cfg.plan.exploration_noise > 0:
             action = action + self.cfg.plan.exploration_noise * rng.standard_normal(action.shape).astype(np.float32)
         action = np.clip(action, -1.0, 1.0)
@@ -150,15 +153,19 @@ class WorldModelAgent:
             self.last_p_unsafe = float(self.safety_head.p_unsafe(z0, a_t))
         return action
 
-    def _followed_action(self, plans: np.ndarray | None, rng: np.random.Generator, action: np.ndarray) -> np.ndarray:
-        """While training: the action of the LLM plan being followed, if any (see planners/llm/follow.py)."""
+    def _followed_action(self, plans: np.ndarray | None, rng: np.random.Generator, action: np.ndarray,
+                         evaluating: bool) -> np.ndarray:
+        """The action of the LLM plan being followed, if any (see planners/llm/follow.py)."""
         assert self.follower is not None and self.proposer is not None
         if plans is not None and self.proposer.fresh and self.planner.last_candidate_returns is not None:
             feasible = self.planner.last_candidate_feasible
             self.follower.choose(self.planner.last_candidate_returns.numpy(),
-                                 None if feasible is None else feasible.numpy(), rng)
+                                 None if feasible is None else feasible.numpy(), rng, evaluating)
         followed = self.follower.action(plans)
-        return action if followed is None else followed.astype(np.float32)
+        if followed is None:
+            return action
+        self.followed_actions += 1
+        return followed.astype(np.float32)
 
     def _prior_unless_beaten(self, z0: torch.Tensor, action: np.ndarray, explore: bool) -> np.ndarray:
         """The planner's action only if its plan beats the policy prior's own plan by --prior-margin.
@@ -181,10 +188,15 @@ class WorldModelAgent:
         return first[0].float().cpu().numpy()
 
     def plan_stats(self) -> dict[str, float]:
-        """With --prior-margin, the fraction of this process's plans where the prior's own plan was acted on."""
-        if self.cfg.plan.prior_margin < 0 or not self.plans:
-            return {}
-        return {"prior_kept_fraction": self.prior_kept / self.plans}
+        """Over this process's plans: with --prior-margin, the fraction where the prior's own plan was acted on;
+        with an LLM follower, the fraction of actions taken from LLM plans, and whether the proposer is proven."""
+        stats: dict[str, float] = {}
+        if self.cfg.plan.prior_margin >= 0 and self.plans:
+            stats["prior_kept_fraction"] = self.prior_kept / self.plans
+        if self.follower is not None and self.plans:
+            stats["llm_followed_fraction"] = self.followed_actions / self.plans
+            stats["llm_follow_proven"] = float(self.follower.proven)
+        return stats
 
     def _judged_action(self, z0: torch.Tensor, candidates: torch.Tensor, action: np.ndarray) -> np.ndarray:
         """Let the judge pick among the planner's plan and the best LLM plans (first action of the pick)."""

@@ -37,6 +37,12 @@ scalars ``llm/in_elites_rate``, ``llm/chosen_rate`` and ``llm/elite_weight_mean`
 with LLM candidates: one was among the elites / was the elite acted on / their share of the elite
 weights, i.e. how far they move the mean plan; counters restart with each sitting, so each stage's
 value is over the sitting that ended there, normally that stage).
+``--final-episodes N`` then evaluates every run's checkpoint at ``--verdict-step`` on N episodes with the
+same reset seeds for all runs (5 trainer episodes are a noisy verdict), in two ways for LLM runs: the
+planner alone (``--no-llm-follow-eval``: proposals only compete in its ranking, so this shows what acting on
+proposals while training did to the model) and as the agent acts by default (on the plans of a proposer
+that proved itself while training, ``planners/llm/follow.py``); written as ``final_eval_<step>_<mode>_<N>ep.json``
+in the run directory and tabled beside the stages.
 Verdicts (the issue's targets): with spread = the larger population sd over seeds of the two
 variants compared, ``raises``/``lowers`` when the mean changes by more than the spread,
 ``within spread`` otherwise; for violations the same with their own spread.
@@ -62,7 +68,9 @@ The scripted server costs ~10 ms per answer, one answer per 10 steps. Smoke test
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import csv
+import multiprocessing
 import json
 import os
 import statistics
@@ -194,12 +202,92 @@ def llm_scalars(run_dir: Path, stages: list[int]) -> dict[int, dict[str, float]]
     return out
 
 
-def read_run(run_dir: Path, stages: list[int]) -> dict[str, dict[int, float | dict[str, float]]]:
+def read_run(run_dir: Path, stages: list[int], final_step: int = 0, final_episodes: int = 0) -> dict[str, dict]:
     evals, safety = read_csv(run_dir / EVAL_CSV), read_csv(run_dir / EVAL_SAFETY_CSV)
-    return {"return": {s: evals[s]["return_mean"] for s in stages if s in evals},
+    return {"final": read_final(run_dir, final_step, final_episodes) if final_episodes else {},"return": {s: evals[s]["return_mean"] for s in stages if s in evals},
             "wall_seconds": {s: evals[s]["wall_seconds"] for s in stages if s in evals},
             "violations": {s: safety[s]["episode_cost_mean"] for s in stages if s in safety},
             "llm": llm_scalars(run_dir, stages)}
+
+
+# ------------------------------------------------------------------ the final evaluation
+
+FINAL_SEED = 0  # eval seed of the final evaluations: the same reset seeds (targets) for every run and mode
+# How the final evaluation of an LLM run acts: "alone" = the planner ranks the proposals with its own samples
+# (--no-llm-follow-eval); "follow" = the agent's default, which acts on a proposer that has proven itself.
+FINAL_MODES = {"alone": {"llm_follow_eval": False}, "follow": {}}
+
+
+def final_eval_path(run_dir: Path, step: int, mode: str, episodes: int) -> Path:
+    return run_dir / f"final_eval_{step}_{mode}_{episodes}ep.json"
+
+
+def final_evaluate(run_dir: str, step: int, mode: str, episodes: int, base_url: str, threads: int) -> dict:
+    """Evaluate ``run_dir``'s checkpoint at ``step`` (``episodes`` episodes, eval seed FINAL_SEED) and write the
+    result beside it; LLM runs ask this sitting's server."""
+    from agent.run.checkpoint import checkpoint_path
+    from agent.run.evaluate import evaluate_restored
+
+    run = Path(run_dir)
+    config = json.loads((run / CONFIG_FILE).read_text())
+    plan: dict[str, object] = {}
+    if config["plan"]["proposer"] == "llm":
+        plan = {"llm_base_url": base_url, **FINAL_MODES[mode]}
+    done = evaluate_restored(checkpoint_path(run / "checkpoints", step), episodes, FINAL_SEED, "cpu", plan=plan,
+                             with_llm=True, threads=threads)
+    result = {"env_steps": done.env_steps, "mode": mode, "episodes": episodes, "seed": FINAL_SEED,
+              "returns": [float(r) for r in done.result.returns], "return_mean": float(done.result.mean),
+              "violations": [float(c) for c in (done.result.costs or [])], **done.plan_stats}
+    final_eval_path(run, step, mode, episodes).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def final_evaluations(paths: list[tuple[Path, bool]], step: int, episodes: int, base_url: str, parallel: int) -> None:
+    """The missing final evaluations of (run, is an LLM run) at ``step``, ``parallel`` at once.
+
+    An LLM run is evaluated acting on its proposer first; when that proposer had not proven itself, the agent
+    acted exactly as the planner alone does (the follower draws nothing and changes no action; same seeds),
+    so that result is written for both modes, marked, instead of running the same episodes twice."""
+    def missing(path: Path, mode: str) -> bool:
+        return not final_eval_path(path, step, mode, episodes).is_file()
+
+    ready = [(path, llm) for path, llm in paths if (path / EVAL_CSV).is_file() and step in read_csv(path / EVAL_CSV)]
+    jobs = [(str(path), "follow" if llm and missing(path, "follow") else "alone") for path, llm in ready
+            if missing(path, "alone") or (llm and missing(path, "follow"))]
+    if not jobs:
+        return
+    print(f"final evaluations at {step}: {len(jobs)} runs ({episodes} episodes each)", flush=True)
+    context = multiprocessing.get_context("spawn")  # no forked copies of torch's thread pools
+    with concurrent.futures.ProcessPoolExecutor(parallel, mp_context=context) as pool:
+        def submit(path: str, mode: str) -> concurrent.futures.Future:
+            future = pool.submit(final_evaluate, path, step, mode, episodes, base_url, threads_per_run(parallel))
+            pending[future] = (path, mode)
+            return future
+
+        pending: dict[concurrent.futures.Future, tuple[str, str]] = {}
+        for path, mode in jobs:
+            submit(path, mode)
+        while pending:
+            done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                path, mode = pending.pop(future)
+                result = future.result()
+                print(f"  {path} {mode}: {result['return_mean']:.1f}", flush=True)
+                if mode == "follow" and missing(Path(path), "alone"):
+                    if result.get("llm_follow_proven", 0.0) > 0:
+                        submit(path, "alone")
+                    else:
+                        alone = {**result, "mode": "alone", "same_as": "follow (proposer not proven)"}
+                        final_eval_path(Path(path), step, "alone", episodes).write_text(json.dumps(alone, indent=1))
+
+
+def read_final(run_dir: Path, step: int, episodes: int) -> dict[str, dict]:
+    out = {}
+    for mode in FINAL_MODES:
+        path = final_eval_path(run_dir, step, mode, episodes)
+        if path.is_file():
+            out[mode] = json.loads(path.read_text())
+    return out
 
 
 # ------------------------------------------------------------------ the table
@@ -231,19 +319,28 @@ def summarise(runs: dict[str, dict[int, dict]], stages: list[int], verdict_step:
             for rate in ("in_elites_rate", "chosen_rate", "elite_weight_mean", "follow_share"):
                 values = [r["llm"][stage][rate] for r in seeds.values() if rate in r["llm"].get(stage, {})]
                 row[f"{rate}_{stage}"] = round(statistics.fmean(values), 3) if values else None
-        row["per_seed"] = {seed: {"return": r["return"], "violations": r["violations"], "llm": r["llm"]}
-                           for seed, r in seeds.items()}
+        for mode in FINAL_MODES:
+            row[f"final_{mode}"] = stats([r["final"][mode]["return_mean"] for r in seeds.values()
+                                          if mode in r.get("final", {})])
+        row["final_proven"] = sum(r["final"]["follow"].get("llm_follow_proven", 0.0) > 0 for r in seeds.values()
+                                  if "follow" in r.get("final", {}))
+        row["per_seed"] = {seed: {"return": r["return"], "violations": r["violations"], "llm": r["llm"],
+                                  "final": r.get("final", {})} for seed, r in seeds.items()}
         rows.append(row)
     by_name = {r["variant"]: r for r in rows}
     for row in rows:
         base = by_name.get(VARIANTS[row["variant"]].baseline)
         if base is row:
             row["vs_baseline"] = row["violations_vs_baseline"] = ""
+            row["final_alone_vs_baseline"] = row["final_follow_vs_baseline"] = ""
             continue
         if base is None:
             row["vs_baseline"] = row["violations_vs_baseline"] = f"no {VARIANTS[row['variant']].baseline} runs"
+            row["final_alone_vs_baseline"] = row["final_follow_vs_baseline"] = row["vs_baseline"]
             continue
         key, vkey = f"return_{verdict_step}", f"violations_{verdict_step}"
+        for mode in FINAL_MODES:  # against the baseline's planner alone (it has no proposer to follow)
+            row[f"final_{mode}_vs_baseline"] = compare(row[f"final_{mode}"], base["final_alone"])
         row["vs_baseline"] = compare(row[key], base[key]) if key in row else "pending"
         row["violations_vs_baseline"] = compare(row[vkey], base[vkey]) if vkey in row else "pending"
     return rows
@@ -269,6 +366,22 @@ def markdown(rows: list[dict], stages: list[int], verdict_step: int) -> str:
                  _rates(r, "in_elites_rate", stages), _rates(r, "chosen_rate", stages),
                  _rates(r, "elite_weight_mean", stages), _rates(r, "follow_share", stages)]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def final_markdown(rows: list[dict], step: int, episodes: int) -> str:
+    """The final evaluations: the planner alone, and acting on a proposer proven while training."""
+    header = ["variant", f"planner alone @{step}", "vs baseline", f"acting on a proven proposer @{step}",
+              "vs baseline", "seeds with a proven proposer"]
+    lines = [f"Final evaluation: {episodes} episodes per run on the same reset seeds (eval seed {FINAL_SEED}) for "
+             f"every run, of each run's checkpoint at {step} env steps; the baseline is `none` (`none-budget`).\n",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        llm = VARIANTS[r["variant"]].kind is not None
+        lines.append("| " + " | ".join([
+            r["variant"], _cell(r["final_alone"]), r["final_alone_vs_baseline"] or "(baseline)",
+            _cell(r["final_follow"]) if llm else "-", (r["final_follow_vs_baseline"] or "(baseline)") if llm else "-",
+            f"{r['final_proven']} of {r['final_follow']['n']}" if llm and r["final_follow"]["n"] else "-"]) + " |")
     return "\n".join(lines)
 
 
@@ -301,6 +414,9 @@ def main(argv: list[str] | None = None) -> None:
                         "latest (it stops when this script ends anyway)")
     parser.add_argument("--runs", type=Path, default=ROOT / "benchmarks" / "runs" / "llm_value")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="where llm_value.md/.json go")
+    parser.add_argument("--final-episodes", type=int, default=0, help="after training, evaluate every run's "
+                        "checkpoint at --verdict-step on this many episodes, the same reset seeds for all, LLM runs "
+                        "with the planner alone and acting on a proven proposer (default 0: none)")
     parser.add_argument("--report-only", action="store_true", help="only print and write the table of what exists")
     parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options of new runs, after --")
     args = parser.parse_args(argv)
@@ -330,13 +446,17 @@ def main(argv: list[str] | None = None) -> None:
                 if todo:
                     print(f"stage {stage}: {len(todo)} runs", flush=True)
                     train_all(todo, stage, args.parallel)
+            if args.final_episodes > 0:
+                final_evaluations([(run_dir(t, v, s), v.kind is not None) for t in args.tasks for v in variants
+                                   for s in args.seeds], args.verdict_step, args.final_episodes, server.base_url,
+                                  args.parallel)
             server_counts = dict(server.counts)
 
     previous = args.out / "llm_value.json"
     results = {"command": training_command(__file__, sys.argv[1:] if argv is None else argv), "stages": stages,
                "seeds": args.seeds, "verdict_step": args.verdict_step, "seed_steps": args.seed_steps,
                "eval_episodes": args.eval_episodes, "judge_weight": args.judge_weight, "budget": args.budget,
-               "follow": args.follow,
+               "follow": args.follow, "final_episodes": args.final_episodes,
                "parallel": args.parallel, "threads_per_run": threads_per_run(args.parallel),
                "train_args": args.train_args, "server_counts_last_sitting": server_counts, "tasks": {}}
     if args.report_only and previous.is_file():  # a table regenerated without training keeps how the runs were made
@@ -347,7 +467,8 @@ def main(argv: list[str] | None = None) -> None:
     text = ["# LLM proposers of known quality: does the channel help, and do bad ones cost nothing?\n",
             f"Command: `{results['command']}`\n", _setup_note(results)]
     for task in args.tasks:
-        runs = {v.name: {s: read_run(run_dir(task, v, s), stages) for s in args.seeds} for v in variants}
+        runs = {v.name: {s: read_run(run_dir(task, v, s), stages, args.verdict_step, args.final_episodes)
+                         for s in args.seeds} for v in variants}
         rows = summarise(runs, stages, args.verdict_step)
         wall = [r["wall_seconds"][max(r["wall_seconds"])] for seeds in runs.values() for r in seeds.values()
                 if r["wall_seconds"]]
@@ -357,6 +478,10 @@ def main(argv: list[str] | None = None) -> None:
                                   "wall_hours_summed": round(sum(wall) / 3600, 2)}
         text += [f"## {task}\n", f"**Status: {results['tasks'][task]['status']}.** Training wall-clock summed "
                  f"over runs: {sum(wall) / 3600:.1f} h.\n", table, ""]
+        if args.final_episodes > 0:
+            final = final_markdown(rows, args.verdict_step, args.final_episodes)
+            print(final)
+            text += [final, ""]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "llm_value.md").write_text("\n".join(text) + "\n")
     (args.out / "llm_value.json").write_text(json.dumps(results, indent=2) + "\n")

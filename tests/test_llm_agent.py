@@ -164,7 +164,7 @@ def test_llm_as_mean_centres_the_planner_on_a_fresh_answer(monkeypatch) -> None:
     assert seen[1] is None
 
 
-def test_training_acts_on_the_followed_llm_plan_and_evaluation_never_does() -> None:
+def test_training_acts_on_the_followed_llm_plan_and_evaluation_not_before_it_is_proven() -> None:
     with ScriptedChatServer(lambda request: respond(request, num_plans=1)) as server:
         cfg = small_config(proposer="llm", llm_base_url=server.base_url, llm_model="m", llm_deadline_ms=3000.0,
                            llm_every=2, llm_follow=1.0)
@@ -198,3 +198,19 @@ def test_llm_follow_zero_leaves_training_to_the_planner() -> None:
         agent.close()
     assert agent.follower is None and "follow_share" not in agent.llm_stats()
     assert not np.allclose(action, LLM_FIRST_ACTION, atol=1e-3)
+
+
+@pytest.mark.parametrize("follow_eval", [True, False])
+def test_evaluation_acts_on_a_proven_proposer_unless_told_not_to(follow_eval: bool) -> None:
+    with ScriptedChatServer(lambda request: respond(request, num_plans=1)) as server:
+        cfg = small_config(proposer="llm", llm_base_url=server.base_url, llm_model="m", llm_deadline_ms=3000.0,
+                           llm_follow_eval=follow_eval)
+        agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
+        assert agent.follower is not None
+        # As a checkpoint of a run whose followed steps earned 1.0 per step and its own 0.1, 500 of each.
+        agent.follower.load_state_dict({"followed": (500, 1.0), "own": (500, 0.1), "segments": 50, "answers": 150})
+        agent.reset()
+        action = agent.act(np.zeros(4, np.float32), explore=False, rng=np.random.default_rng(0))
+        agent.close()
+    assert np.allclose(action, LLM_FIRST_ACTION, atol=1e-6) == follow_eval
+    assert agent.llm_stats()["follow_answers"] == 150  # evaluation counts nothing of its own

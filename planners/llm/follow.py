@@ -1,16 +1,21 @@
-"""Acting on LLM plans while training: proposals as exploration, checked by the reward they earn.
+"""Acting on LLM plans: proposals as exploration while training, checked by the reward they earn.
 
 Early in training the world model cannot rank plans (issue 29: a PD controller's plans, which reach the
 target when acted on, entered the planner's elites less often than random ones), so a good proposal
 never wins the ranking, and the model never sees the data that would teach it better. Here a share of
 the training segments acts on a proposal instead: at each new answer, with probability ``share``, the
 agent follows the answer's plan that the model rates best (and that fits the safety budget, when there
-is one) until the next answer. Evaluation never follows: there the proposals only compete in the planner.
+is one) until the next answer.
 
 A proposer that knows nothing must cost little, so reality checks it: the per-step reward earned on
 followed steps is compared with that on the agent's own steps (exponentially weighted over the last
 ``window`` steps of each). While followed steps earn less, the share drops to ``share * floor``; the
 floor keeps checking, so a proposer whose plans become the better ones again wins its share back.
+
+In evaluation (``evaluating=True``) nothing is drawn and nothing is learnt: every answer's best plan is
+followed once the proposer has *proven* itself (at least ``min_steps`` on each side, and the followed
+steps earned more per step than the agent's own), else none: an agent that has found its proposer's
+plans earn more than its own acts on them, and one that has not plans alone.
 """
 
 from __future__ import annotations
@@ -74,6 +79,11 @@ class PlanFollower:
         return self.followed.mean >= self.own.mean
 
     @property
+    def proven(self) -> bool:
+        """Enough steps on each side, and the followed ones earned more per step: evaluation follows."""
+        return min(self.followed.steps, self.own.steps) >= self.config.min_steps and self.followed.mean > self.own.mean
+
+    @property
     def share_now(self) -> float:
         return self.config.share * (1.0 if self.trusted else self.config.floor)
 
@@ -81,20 +91,26 @@ class PlanFollower:
         """An episode ends: no plan is followed across it."""
         self.index, self._acting_on_plan = None, False
 
-    def choose(self, returns: np.ndarray, feasible: np.ndarray | None, rng: np.random.Generator) -> None:
+    def choose(self, returns: np.ndarray, feasible: np.ndarray | None, rng: np.random.Generator,
+               evaluating: bool = False) -> None:
         """A fresh answer arrived: follow its best feasible plan (by ``returns``, the model's) with
-        probability :attr:`share_now`, else act on the agent's own plans until the next answer."""
-        self.answers += 1
+        probability :attr:`share_now` (evaluating: if :attr:`proven`), else act on the agent's own plans
+        until the next answer."""
         self.index = None
-        if self.config.share <= 0.0 or rng.random() >= self.share_now:
-            return
+        if evaluating:
+            if not self.proven:
+                return
+        else:
+            self.answers += 1
+            if self.config.share <= 0.0 or rng.random() >= self.share_now:
+                return
         scores = np.where(np.isfinite(returns), returns, -math.inf)
         if feasible is not None:
             scores = np.where(feasible, scores, -math.inf)
         if not np.isfinite(scores).any():
             return  # none fits the budget (or the model can say nothing of any)
         self.index = int(np.argmax(scores))
-        self.segments += 1
+        self.segments += 0 if evaluating else 1
 
     def action(self, candidates: np.ndarray | None) -> np.ndarray | None:
         """This step's action of the followed plan (``candidates`` is this step's ``(K, H, A)`` window of
@@ -111,7 +127,8 @@ class PlanFollower:
     @property
     def stats(self) -> dict[str, float]:
         out = {"follow_answers": float(self.answers), "follow_segments": float(self.segments),
-               "follow_steps": float(self.followed.steps), "follow_share": self.share_now}
+               "follow_steps": float(self.followed.steps), "follow_share": self.share_now,
+               "follow_proven": float(self.proven)}
         if self.followed.steps:
             out["follow_reward_mean"] = self.followed.mean
         if self.own.steps:

@@ -214,3 +214,33 @@ def test_a_resumed_run_gets_its_resume_options(tmp_path: Path, monkeypatch) -> N
     train_runs.train_or_resume(run, 5000, 1)
     assert "--proposer" in calls[0] and "--override" not in calls[0]
     assert calls[1][:2] == ["train", "--resume"] and calls[1][-4:] == run.resume_options
+
+
+def fake_final(run_dir: Path, step: int, episodes: int, returns: dict[str, float], proven: bool) -> None:
+    for mode, value in returns.items():
+        llm_value.final_eval_path(run_dir, step, mode, episodes).write_text(json.dumps(
+            {"return_mean": value, "returns": [value] * episodes, "llm_follow_proven": float(proven)}))
+
+
+def test_final_table_compares_both_ways_of_acting_with_the_baselines_planner(tmp_path: Path) -> None:
+    made = {"none": [{"alone": 100.0}, {"alone": 150.0}, {"alone": 200.0}],
+            "informed": [{"alone": 160.0, "follow": 950.0}, {"alone": 170.0, "follow": 960.0},
+                         {"alone": 180.0, "follow": 970.0}],
+            "adversarial": [{"alone": 140.0, "follow": 140.0}, {"alone": 150.0, "follow": 150.0},
+                            {"alone": 160.0, "follow": 160.0}]}
+    for name, seeds in made.items():
+        for seed, returns in enumerate(seeds, start=1):
+            fake_run(tmp_path / name / f"seed{seed}", {5000: 0.0}, {5000: 0.0})
+            fake_final(tmp_path / name / f"seed{seed}", 5000, 10, returns, proven=name == "informed")
+    runs = {name: {s: llm_value.read_run(tmp_path / name / f"seed{s}", [5000], 5000, 10) for s in (1, 2, 3)}
+            for name in made}
+    rows = {r["variant"]: r for r in llm_value.summarise(runs, [5000], 5000)}
+    assert rows["informed"]["final_follow_vs_baseline"].startswith("raises (+810.0")
+    assert rows["informed"]["final_alone_vs_baseline"].startswith("within spread")  # none's sd: 40.8
+    assert rows["adversarial"]["final_follow_vs_baseline"].startswith("within spread")
+    assert rows["informed"]["final_proven"] == 3 and rows["adversarial"]["final_proven"] == 0
+    table = llm_value.final_markdown(list(rows.values()), 5000, 10)
+    assert "| none | 150.0 ± 40.8 | (baseline) | - | - | - |" in table
+    assert "| informed | 170.0 ± 8.2 | within spread" in table and "| 3 of 3 |" in table
+    # No final evaluations asked for: nothing is read, the columns are empty rather than wrong.
+    assert llm_value.read_run(tmp_path / "none" / "seed1", [5000])["final"] == {}

@@ -81,3 +81,21 @@ def test_the_reward_check_survives_a_checkpoint() -> None:
 def test_bad_settings_are_one_line_errors(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=f"{field}={value}"):
         FollowConfig(**{field: value})
+
+
+def test_evaluation_follows_every_answer_of_a_proven_proposer_and_draws_nothing() -> None:
+    follower = PlanFollower(FollowConfig(share=0.3, min_steps=10))
+    _steps(follower, "own", 0.2, 10)
+    _steps(follower, "followed", 0.5, 9)
+    rng = np.random.default_rng(0)
+    before = rng.bit_generator.state
+    follower.choose(np.array([0.0, 1.0]), None, rng, evaluating=True)
+    assert not follower.proven and follower.index is None  # too few followed steps to have proven anything
+    _steps(follower, "followed", 0.5, 1)
+    for _ in range(20):
+        follower.choose(np.array([0.0, 1.0]), None, rng, evaluating=True)
+        assert follower.proven and follower.index == 1
+    assert rng.bit_generator.state == before and follower.answers == 0 and follower.segments == 0
+    _steps(follower, "own", 5.0, 10)  # the agent's own plans now earn more: evaluation plans alone
+    follower.choose(np.array([0.0, 1.0]), None, rng, evaluating=True)
+    assert not follower.proven and follower.index is None
