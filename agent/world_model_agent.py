@@ -120,11 +120,14 @@ class WorldModelAgent:
         final planning std (TD-MPC2's exploration); ``exploration_noise`` adds Gaussian
         noise on top of that. ``follow_llm`` (the trainer's, which reports each step's reward
         with :meth:`record_reward`) lets a share of the steps act on LLM plans (``--llm-follow``);
-        without it, ``explore=False`` acts on them once the proposer has proven itself
-        (``--llm-follow-eval``, planners/llm/follow.py).
+        without it, ``explore=False`` acts on them once the proposer has proven itself, and does not ask
+        a proposer disproven the same way (``--llm-follow-eval``, planners/llm/follow.py).
         """
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
-        plans = self.proposer.candidates(obs) if self.proposer is not None else None
+        # Evaluating, a proposer whose plans earned less than the agent's own while training is not asked.
+        ignored = (not explore and not follow_llm and self.follower is not None and self.cfg.plan.llm_follow_eval
+                   and self.follower.disproven)
+        plans = self.proposer.candidates(obs) if self.proposer is not None and not ignored else None
         candidates = None if plans is None else torch.from_numpy(plans)
         initial_mean = None
         if candidates is not None and self.cfg.plan.llm_as_mean and self.proposer is not None and self.proposer.fresh:
@@ -196,6 +199,7 @@ class WorldModelAgent:
         if self.follower is not None and self.plans:
             stats["llm_followed_fraction"] = self.followed_actions / self.plans
             stats["llm_follow_proven"] = float(self.follower.proven)
+            stats["llm_follow_disproven"] = float(self.follower.disproven)
         return stats
 
     def _judged_action(self, z0: torch.Tensor, candidates: torch.Tensor, action: np.ndarray) -> np.ndarray:

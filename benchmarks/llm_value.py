@@ -214,7 +214,8 @@ def read_run(run_dir: Path, stages: list[int], final_step: int = 0, final_episod
 
 FINAL_SEED = 0  # eval seed of the final evaluations: the same reset seeds (targets) for every run and mode
 # How the final evaluation of an LLM run acts: "alone" = the planner ranks the proposals with its own samples
-# (--no-llm-follow-eval); "follow" = the agent's default, which acts on a proposer that has proven itself.
+# (--no-llm-follow-eval); "follow" = the agent's default: it acts on a proposer that has proven itself while
+# training, and does not ask one disproven there.
 FINAL_MODES = {"alone": {"llm_follow_eval": False}, "follow": {}}
 
 
@@ -245,9 +246,10 @@ def final_evaluate(run_dir: str, step: int, mode: str, episodes: int, base_url: 
 def final_evaluations(paths: list[tuple[Path, bool]], step: int, episodes: int, base_url: str, parallel: int) -> None:
     """The missing final evaluations of (run, is an LLM run) at ``step``, ``parallel`` at once.
 
-    An LLM run is evaluated acting on its proposer first; when that proposer had not proven itself, the agent
-    acted exactly as the planner alone does (the follower draws nothing and changes no action; same seeds),
-    so that result is written for both modes, marked, instead of running the same episodes twice."""
+    An LLM run is evaluated as the agent acts by default first; when its proposer was neither proven nor
+    disproven, the agent acted exactly as with --no-llm-follow-eval (the follower draws nothing and changes
+    nothing; same seeds), so that result is written for both modes, marked, instead of running the same
+    episodes twice."""
     def missing(path: Path, mode: str) -> bool:
         return not final_eval_path(path, step, mode, episodes).is_file()
 
@@ -274,10 +276,10 @@ def final_evaluations(paths: list[tuple[Path, bool]], step: int, episodes: int, 
                 result = future.result()
                 print(f"  {path} {mode}: {result['return_mean']:.1f}", flush=True)
                 if mode == "follow" and missing(Path(path), "alone"):
-                    if result.get("llm_follow_proven", 0.0) > 0:
+                    if result.get("llm_follow_proven", 0.0) > 0 or result.get("llm_follow_disproven", 0.0) > 0:
                         submit(path, "alone")
                     else:
-                        alone = {**result, "mode": "alone", "same_as": "follow (proposer not proven)"}
+                        alone = {**result, "mode": "alone", "same_as": "follow (proposer neither proven nor disproven)"}
                         final_eval_path(Path(path), step, "alone", episodes).write_text(json.dumps(alone, indent=1))
 
 

@@ -214,3 +214,18 @@ def test_evaluation_acts_on_a_proven_proposer_unless_told_not_to(follow_eval: bo
         agent.close()
     assert np.allclose(action, LLM_FIRST_ACTION, atol=1e-6) == follow_eval
     assert agent.llm_stats()["follow_answers"] == 150  # evaluation counts nothing of its own
+
+
+def test_evaluation_does_not_ask_a_disproven_proposer_but_training_still_does() -> None:
+    with ScriptedChatServer(lambda request: respond(request, num_plans=1)) as server:
+        cfg = small_config(proposer="llm", llm_base_url=server.base_url, llm_model="m", llm_deadline_ms=3000.0)
+        agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
+        assert agent.follower is not None
+        agent.follower.load_state_dict({"followed": (500, 0.0), "own": (500, 0.3), "segments": 50, "answers": 150})
+        agent.reset()
+        agent.act(np.zeros(4, np.float32), explore=False, rng=np.random.default_rng(0))
+        assert agent.planner.last_stats["num_candidates"] == 0.0 and agent.llm_stats().get("requests", 0) == 0
+        agent.reset()
+        agent.act(np.zeros(4, np.float32), explore=True, rng=np.random.default_rng(0), follow_llm=True)
+        agent.close()
+    assert agent.planner.last_stats["num_candidates"] == 1.0 and agent.llm_stats()["requests"] == 1

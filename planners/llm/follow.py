@@ -15,7 +15,9 @@ floor keeps checking, so a proposer whose plans become the better ones again win
 In evaluation (``evaluating=True``) nothing is drawn and nothing is learnt: every answer's best plan is
 followed once the proposer has *proven* itself (at least ``min_steps`` on each side, and the followed
 steps earned more per step than the agent's own), else none: an agent that has found its proposer's
-plans earn more than its own acts on them, and one that has not plans alone.
+plans earn more than its own acts on them, and one that has not plans alone. A proposer *disproven* the
+same way (its followed steps earned less) is not asked at all in evaluation: its plans would only pull
+the planner's mean (an untrained model ranks spinning the arm among its elites).
 """
 
 from __future__ import annotations
@@ -84,6 +86,11 @@ class PlanFollower:
         return min(self.followed.steps, self.own.steps) >= self.config.min_steps and self.followed.mean > self.own.mean
 
     @property
+    def disproven(self) -> bool:
+        """Enough steps on each side, and the followed ones earned less per step: evaluation ignores the proposer."""
+        return min(self.followed.steps, self.own.steps) >= self.config.min_steps and self.followed.mean < self.own.mean
+
+    @property
     def share_now(self) -> float:
         return self.config.share * (1.0 if self.trusted else self.config.floor)
 
@@ -128,7 +135,7 @@ class PlanFollower:
     def stats(self) -> dict[str, float]:
         out = {"follow_answers": float(self.answers), "follow_segments": float(self.segments),
                "follow_steps": float(self.followed.steps), "follow_share": self.share_now,
-               "follow_proven": float(self.proven)}
+               "follow_proven": float(self.proven), "follow_disproven": float(self.disproven)}
         if self.followed.steps:
             out["follow_reward_mean"] = self.followed.mean
         if self.own.steps:

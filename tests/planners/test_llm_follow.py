@@ -99,3 +99,12 @@ def test_evaluation_follows_every_answer_of_a_proven_proposer_and_draws_nothing(
     _steps(follower, "own", 5.0, 10)  # the agent's own plans now earn more: evaluation plans alone
     follower.choose(np.array([0.0, 1.0]), None, rng, evaluating=True)
     assert not follower.proven and follower.index is None
+
+
+def test_a_proposer_whose_plans_earned_less_is_disproven_only_after_enough_steps() -> None:
+    follower = PlanFollower(FollowConfig(min_steps=10))
+    _steps(follower, "own", 0.2, 10)
+    _steps(follower, "followed", 0.0, 9)
+    assert not follower.disproven and not follower.proven
+    _steps(follower, "followed", 0.0, 1)
+    assert follower.disproven and not follower.proven and follower.stats["follow_disproven"] == 1.0
