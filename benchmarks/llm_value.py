@@ -324,8 +324,9 @@ def summarise(runs: dict[str, dict[int, dict]], stages: list[int], verdict_step:
         for mode in FINAL_MODES:
             row[f"final_{mode}"] = stats([r["final"][mode]["return_mean"] for r in seeds.values()
                                           if mode in r.get("final", {})])
-        row["final_proven"] = sum(r["final"]["follow"].get("llm_follow_proven", 0.0) > 0 for r in seeds.values()
-                                  if "follow" in r.get("final", {}))
+        for verdict in ("proven", "disproven"):
+            row[f"final_{verdict}"] = sum(r["final"]["follow"].get(f"llm_follow_{verdict}", 0.0) > 0
+                                          for r in seeds.values() if "follow" in r.get("final", {}))
         row["per_seed"] = {seed: {"return": r["return"], "violations": r["violations"], "llm": r["llm"],
                                   "final": r.get("final", {})} for seed, r in seeds.items()}
         rows.append(row)
@@ -373,17 +374,21 @@ def markdown(rows: list[dict], stages: list[int], verdict_step: int) -> str:
 
 def final_markdown(rows: list[dict], step: int, episodes: int) -> str:
     """The final evaluations: the planner alone, and acting on a proposer proven while training."""
-    header = ["variant", f"planner alone @{step}", "vs baseline", f"acting on a proven proposer @{step}",
-              "vs baseline", "seeds with a proven proposer"]
+    header = ["variant", f"planner alone @{step}", "vs baseline", f"as the agent acts @{step}",
+              "vs baseline", "proposer proven / disproven (seeds)"]
     lines = [f"Final evaluation: {episodes} episodes per run on the same reset seeds (eval seed {FINAL_SEED}) for "
-             f"every run, of each run's checkpoint at {step} env steps; the baseline is `none` (`none-budget`).\n",
+             f"every run, of each run's checkpoint at {step} env steps; the baseline is `none` (`none-budget`). "
+             f"Planner alone: `--no-llm-follow-eval` (the proposals compete in the planner's ranking). As the agent "
+             f"acts (its default): on the plans of a proposer proven while training, without one disproven there, "
+             f"else as the planner alone.\n",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         llm = VARIANTS[r["variant"]].kind is not None
         lines.append("| " + " | ".join([
             r["variant"], _cell(r["final_alone"]), r["final_alone_vs_baseline"] or "(baseline)",
             _cell(r["final_follow"]) if llm else "-", (r["final_follow_vs_baseline"] or "(baseline)") if llm else "-",
-            f"{r['final_proven']} of {r['final_follow']['n']}" if llm and r["final_follow"]["n"] else "-"]) + " |")
+            f"{r['final_proven']} / {r['final_disproven']} of {r['final_follow']['n']}"
+            if llm and r["final_follow"]["n"] else "-"]) + " |")
     return "\n".join(lines)
 
 

@@ -241,6 +241,6 @@ def test_final_table_compares_both_ways_of_acting_with_the_baselines_planner(tmp
     assert rows["informed"]["final_proven"] == 3 and rows["adversarial"]["final_proven"] == 0
     table = llm_value.final_markdown(list(rows.values()), 5000, 10)
     assert "| none | 150.0 ± 40.8 | (baseline) | - | - | - |" in table
-    assert "| informed | 170.0 ± 8.2 | within spread" in table and "| 3 of 3 |" in table
+    assert "| informed | 170.0 ± 8.2 | within spread" in table and "| 3 / 0 of 3 |" in table
     # No final evaluations asked for: nothing is read, the columns are empty rather than wrong.
     assert llm_value.read_run(tmp_path / "none" / "seed1", [5000])["final"] == {}
