@@ -74,13 +74,6 @@ class PlanFollower:
         self._acting_on_plan = False  # the last action came from a followed plan
 
     @property
-    def trusted(self) -> bool:
-        """Followed steps earn at least what the agent's own earn (or too few of either to tell yet)."""
-        if min(self.followed.steps, self.own.steps) < self.config.min_steps:
-            return True
-        return self.followed.mean >= self.own.mean
-
-    @property
     def proven(self) -> bool:
         """Enough steps on each side, and the followed ones earned more per step: evaluation follows."""
         return min(self.followed.steps, self.own.steps) >= self.config.min_steps and self.followed.mean > self.own.mean
@@ -92,7 +85,8 @@ class PlanFollower:
 
     @property
     def share_now(self) -> float:
-        return self.config.share * (1.0 if self.trusted else self.config.floor)
+        """The chance a new answer is followed while training: the share, or its floor while disproven."""
+        return self.config.share * (self.config.floor if self.disproven else 1.0)
 
     def reset(self) -> None:
         """An episode ends: no plan is followed across it."""
