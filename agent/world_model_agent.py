@@ -124,9 +124,9 @@ class WorldModelAgent:
         a proposer disproven the same way (``--llm-follow-eval``, planners/llm/follow.py).
         """
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
-        # Evaluating, a proposer whose plans earned less than the agent's own while training is not asked.
-        ignored = (not explore and not follow_llm and self.follower is not None and self.cfg.plan.llm_follow_eval
-                   and self.follower.disproven)
+        # Evaluating, the training's reward check decides: a proven proposer is followed, a disproven one not asked.
+        evaluating = not explore and not follow_llm and self.follower is not None and self.cfg.plan.llm_follow_eval
+        ignored = evaluating and self.follower.disproven
         plans = self.proposer.candidates(obs) if self.proposer is not None and not ignored else None
         candidates = None if plans is None else torch.from_numpy(plans)
         initial_mean = None
@@ -146,8 +146,8 @@ class WorldModelAgent:
             self.proposer.record_plan(self.planner.last_stats)
             if judged:
                 action = self._judged_action(z0, candidates, action)
-            if self.follower is not None and (follow_llm or (not explore and self.cfg.plan.llm_follow_eval)):
-                action = self._followed_action(plans, rng, action, evaluating=not follow_llm)
+            if self.follower is not None and (follow_llm or evaluating):
+                action = self._followed_action(plans, rng, action, evaluating)
         if explore and self.cfg.plan.exploration_noise > 0:
             action = action + self.cfg.plan.exploration_noise * rng.standard_normal(action.shape).astype(np.float32)
         action = np.clip(action, -1.0, 1.0)

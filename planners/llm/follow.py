@@ -73,15 +73,21 @@ class PlanFollower:
         self.index: int | None = None  # the candidate followed now
         self._acting_on_plan = False  # the last action came from a followed plan
 
+    def _margin(self) -> float:
+        """Followed minus own reward per step; 0 (undecided) until each side has ``min_steps``."""
+        if min(self.followed.steps, self.own.steps) < self.config.min_steps:
+            return 0.0
+        return self.followed.mean - self.own.mean
+
     @property
     def proven(self) -> bool:
         """Enough steps on each side, and the followed ones earned more per step: evaluation follows."""
-        return min(self.followed.steps, self.own.steps) >= self.config.min_steps and self.followed.mean > self.own.mean
+        return self._margin() > 0
 
     @property
     def disproven(self) -> bool:
         """Enough steps on each side, and the followed ones earned less per step: evaluation ignores the proposer."""
-        return min(self.followed.steps, self.own.steps) >= self.config.min_steps and self.followed.mean < self.own.mean
+        return self._margin() < 0
 
     @property
     def share_now(self) -> float:
