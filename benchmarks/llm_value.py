@@ -322,8 +322,10 @@ def summarise(runs: dict[str, dict[int, dict]], stages: list[int], verdict_step:
                 values = [r["llm"][stage][rate] for r in seeds.values() if rate in r["llm"].get(stage, {})]
                 row[f"{rate}_{stage}"] = round(statistics.fmean(values), 3) if values else None
         for mode in FINAL_MODES:
-            row[f"final_{mode}"] = stats([r["final"][mode]["return_mean"] for r in seeds.values()
-                                          if mode in r.get("final", {})])
+            finals = [r["final"][mode] for r in seeds.values() if mode in r.get("final", {})]
+            row[f"final_{mode}"] = stats([f["return_mean"] for f in finals])
+            row[f"final_{mode}_violations"] = stats([statistics.fmean(f["violations"]) for f in finals
+                                                     if f.get("violations")])
         for verdict in ("proven", "disproven"):
             row[f"final_{verdict}"] = sum(r["final"]["follow"].get(f"llm_follow_{verdict}", 0.0) > 0
                                           for r in seeds.values() if "follow" in r.get("final", {}))
@@ -335,15 +337,18 @@ def summarise(runs: dict[str, dict[int, dict]], stages: list[int], verdict_step:
         base = by_name.get(VARIANTS[row["variant"]].baseline)
         if base is row:
             row["vs_baseline"] = row["violations_vs_baseline"] = ""
-            row["final_alone_vs_baseline"] = row["final_follow_vs_baseline"] = ""
+            row["final_alone_vs_baseline"] = row["final_follow_vs_baseline"] = row["final_violations_vs_baseline"] = ""
             continue
         if base is None:
             row["vs_baseline"] = row["violations_vs_baseline"] = f"no {VARIANTS[row['variant']].baseline} runs"
             row["final_alone_vs_baseline"] = row["final_follow_vs_baseline"] = row["vs_baseline"]
+            row["final_violations_vs_baseline"] = row["vs_baseline"]
             continue
         key, vkey = f"return_{verdict_step}", f"violations_{verdict_step}"
         for mode in FINAL_MODES:  # against the baseline's planner alone (it has no proposer to follow)
             row[f"final_{mode}_vs_baseline"] = compare(row[f"final_{mode}"], base["final_alone"])
+        row["final_violations_vs_baseline"] = compare(row[f"final_{acting_mode(row)}_violations"],
+                                                      base["final_alone_violations"])
         row["vs_baseline"] = compare(row[key], base[key]) if key in row else "pending"
         row["violations_vs_baseline"] = compare(row[vkey], base[vkey]) if vkey in row else "pending"
     return rows
@@ -372,21 +377,28 @@ def markdown(rows: list[dict], stages: list[int], verdict_step: int) -> str:
     return "\n".join(lines)
 
 
+def acting_mode(row: dict) -> str:
+    """The final evaluation that is the agent as it acts by default: 'follow' for LLM runs, else 'alone'."""
+    return "follow" if VARIANTS[row["variant"]].kind is not None else "alone"
+
+
 def final_markdown(rows: list[dict], step: int, episodes: int) -> str:
     """The final evaluations: the planner alone, and acting on a proposer proven while training."""
     header = ["variant", f"planner alone @{step}", "vs baseline", f"as the agent acts @{step}",
-              "vs baseline", "proposer proven / disproven (seeds)"]
+              "vs baseline", "violations/ep as it acts", "violations vs baseline", "proposer proven / disproven (seeds)"]
     lines = [f"Final evaluation: {episodes} episodes per run on the same reset seeds (eval seed {FINAL_SEED}) for "
              f"every run, of each run's checkpoint at {step} env steps; the baseline is `none` (`none-budget`). "
              f"Planner alone: `--no-llm-follow-eval` (the proposals compete in the planner's ranking). As the agent "
              f"acts (its default): on the plans of a proposer proven while training, without one disproven there, "
-             f"else as the planner alone.\n",
+             f"else as the planner alone. Violations: eval steps over the safety limits per episode (mean per run), "
+             f"as the agent acts, against the baseline's.\n",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         llm = VARIANTS[r["variant"]].kind is not None
         lines.append("| " + " | ".join([
             r["variant"], _cell(r["final_alone"]), r["final_alone_vs_baseline"] or "(baseline)",
             _cell(r["final_follow"]) if llm else "-", (r["final_follow_vs_baseline"] or "(baseline)") if llm else "-",
+            _cell(r[f"final_{acting_mode(r)}_violations"]), r["final_violations_vs_baseline"] or "(baseline)",
             f"{r['final_proven']} / {r['final_disproven']} of {r['final_follow']['n']}"
             if llm and r["final_follow"]["n"] else "-"]) + " |")
     return "\n".join(lines)

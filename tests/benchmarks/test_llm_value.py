@@ -216,10 +216,12 @@ def test_a_resumed_run_gets_its_resume_options(tmp_path: Path, monkeypatch) -> N
     assert calls[1][:2] == ["train", "--resume"] and calls[1][-4:] == run.resume_options
 
 
-def fake_final(run_dir: Path, step: int, episodes: int, returns: dict[str, float], proven: bool) -> None:
+def fake_final(run_dir: Path, step: int, episodes: int, returns: dict[str, float], proven: bool,
+               violations: float = 0.0) -> None:
     for mode, value in returns.items():
         llm_value.final_eval_path(run_dir, step, mode, episodes).write_text(json.dumps(
-            {"return_mean": value, "returns": [value] * episodes, "llm_follow_proven": float(proven)}))
+            {"return_mean": value, "returns": [value] * episodes, "llm_follow_proven": float(proven),
+             "violations": [violations] * (episodes - 1) + [violations + episodes]}))
 
 
 def test_final_table_compares_both_ways_of_acting_with_the_baselines_planner(tmp_path: Path) -> None:
@@ -240,7 +242,28 @@ def test_final_table_compares_both_ways_of_acting_with_the_baselines_planner(tmp
     assert rows["adversarial"]["final_follow_vs_baseline"].startswith("within spread")
     assert rows["informed"]["final_proven"] == 3 and rows["adversarial"]["final_proven"] == 0
     table = llm_value.final_markdown(list(rows.values()), 5000, 10)
-    assert "| none | 150.0 ± 40.8 | (baseline) | - | - | - |" in table
+    assert "| none | 150.0 ± 40.8 | (baseline) | - | - | 1.0 ± 0.0 | (baseline) | - |" in table
     assert "| informed | 170.0 ± 8.2 | within spread" in table and "| 3 / 0 of 3 |" in table
     # No final evaluations asked for: nothing is read, the columns are empty rather than wrong.
     assert llm_value.read_run(tmp_path / "none" / "seed1", [5000])["final"] == {}
+
+
+def test_final_table_compares_violations_as_the_agent_acts_with_its_budget_baseline(tmp_path: Path) -> None:
+    # none-budget: 5 violations per episode; the adversarial proposer followed under the budget adds 20 on every
+    # seed (its planner alone adds none): the table must say so, against none-budget, not against none.
+    made = {"none": (0.0, {"alone": 100.0}), "none-budget": (5.0, {"alone": 100.0}),
+            "adversarial-budget": (5.0, {"alone": 100.0, "follow": 100.0})}
+    for name, (violations, returns) in made.items():
+        for seed in (1, 2, 3):
+            run = tmp_path / name / f"seed{seed}"
+            fake_run(run, {5000: 0.0}, {5000: 0.0})
+            fake_final(run, 5000, 10, returns, proven=False, violations=violations + seed)
+            if name == "adversarial-budget":  # the follow mode's file again, with more violations
+                fake_final(run, 5000, 10, {"follow": 100.0}, proven=False, violations=violations + seed + 20)
+    runs = {name: {s: llm_value.read_run(tmp_path / name / f"seed{s}", [5000], 5000, 10) for s in (1, 2, 3)}
+            for name in made}
+    rows = {r["variant"]: r for r in llm_value.summarise(runs, [5000], 5000)}
+    assert rows["none-budget"]["final_alone_violations"] == {"mean": 8.0, "sd": 0.8, "n": 3}
+    assert rows["adversarial-budget"]["final_violations_vs_baseline"].startswith("raises (+20.0")
+    table = llm_value.final_markdown(list(rows.values()), 5000, 10)
+    assert "| 28.0 ± 0.8 | raises (+20.0, spread 0.8) |" in table
