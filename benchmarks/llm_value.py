@@ -204,10 +204,11 @@ def llm_scalars(run_dir: Path, stages: list[int]) -> dict[int, dict[str, float]]
 
 def read_run(run_dir: Path, stages: list[int], final_step: int = 0, final_episodes: int = 0) -> dict[str, dict]:
     evals, safety = read_csv(run_dir / EVAL_CSV), read_csv(run_dir / EVAL_SAFETY_CSV)
-    return {"final": read_final(run_dir, final_step, final_episodes) if final_episodes else {},"return": {s: evals[s]["return_mean"] for s in stages if s in evals},
+    return {"return": {s: evals[s]["return_mean"] for s in stages if s in evals},
             "wall_seconds": {s: evals[s]["wall_seconds"] for s in stages if s in evals},
             "violations": {s: safety[s]["episode_cost_mean"] for s in stages if s in safety},
-            "llm": llm_scalars(run_dir, stages)}
+            "llm": llm_scalars(run_dir, stages),
+            "final": read_final(run_dir, final_step, final_episodes) if final_episodes else {}}
 
 
 # ------------------------------------------------------------------ the final evaluation
@@ -221,6 +222,10 @@ FINAL_MODES = {"alone": {"llm_follow_eval": False}, "follow": {}}
 
 def final_eval_path(run_dir: Path, step: int, mode: str, episodes: int) -> Path:
     return run_dir / f"final_eval_{step}_{mode}_{episodes}ep.json"
+
+
+def write_final(run_dir: Path, step: int, mode: str, episodes: int, result: dict) -> None:
+    final_eval_path(run_dir, step, mode, episodes).write_text(json.dumps(result, indent=1) + "\n")
 
 
 def final_evaluate(run_dir: str, step: int, mode: str, episodes: int, base_url: str, threads: int) -> dict:
@@ -239,7 +244,7 @@ def final_evaluate(run_dir: str, step: int, mode: str, episodes: int, base_url: 
     result = {"env_steps": done.env_steps, "mode": mode, "episodes": episodes, "seed": FINAL_SEED,
               "returns": [float(r) for r in done.result.returns], "return_mean": float(done.result.mean),
               "violations": [float(c) for c in (done.result.costs or [])], **done.plan_stats}
-    final_eval_path(run, step, mode, episodes).write_text(json.dumps(result, indent=1) + "\n")
+    write_final(run, step, mode, episodes, result)
     return result
 
 
@@ -279,8 +284,8 @@ def final_evaluations(paths: list[tuple[Path, bool]], step: int, episodes: int, 
                     if result.get("llm_follow_proven", 0.0) > 0 or result.get("llm_follow_disproven", 0.0) > 0:
                         submit(path, "alone")
                     else:
-                        alone = {**result, "mode": "alone", "same_as": "follow (proposer neither proven nor disproven)"}
-                        final_eval_path(Path(path), step, "alone", episodes).write_text(json.dumps(alone, indent=1))
+                        write_final(Path(path), step, "alone", episodes, {
+                            **result, "mode": "alone", "same_as": "follow (proposer neither proven nor disproven)"})
 
 
 def read_final(run_dir: Path, step: int, episodes: int) -> dict[str, dict]:
@@ -394,7 +399,7 @@ def final_markdown(rows: list[dict], step: int, episodes: int) -> str:
              f"as the agent acts, against the baseline's.\n",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        llm = VARIANTS[r["variant"]].kind is not None
+        llm = acting_mode(r) == "follow"
         lines.append("| " + " | ".join([
             r["variant"], _cell(r["final_alone"]), r["final_alone_vs_baseline"] or "(baseline)",
             _cell(r["final_follow"]) if llm else "-", (r["final_follow_vs_baseline"] or "(baseline)") if llm else "-",
