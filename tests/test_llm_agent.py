@@ -207,8 +207,10 @@ def test_evaluation_acts_on_a_proven_proposer_unless_told_not_to(follow_eval: bo
                            llm_follow_eval=follow_eval)
         agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
         assert agent.follower is not None
-        # As a checkpoint of a run whose followed steps earned 1.0 per step and its own 0.1, 500 of each.
-        agent.follower.load_state_dict({"followed": (500, 1.0), "own": (500, 0.1), "segments": 50, "answers": 150})
+        # As a checkpoint of a run whose followed steps earned 1.0 per step and its own 0.1, 500 of each, in
+        # 50 stretches each (steps, mean, variance, stretches): far beyond the noise.
+        agent.follower.load_state_dict({"followed": (500, 1.0, 0.01, 50), "own": (500, 0.1, 0.09, 50),
+                                        "segments": 50, "answers": 150})
         agent.reset()
         action = agent.act(np.zeros(4, np.float32), explore=False, rng=np.random.default_rng(0))
         agent.close()
@@ -221,7 +223,8 @@ def test_evaluation_does_not_ask_a_disproven_proposer_but_training_still_does() 
         cfg = small_config(proposer="llm", llm_base_url=server.base_url, llm_model="m", llm_deadline_ms=3000.0)
         agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
         assert agent.follower is not None
-        agent.follower.load_state_dict({"followed": (500, 0.0), "own": (500, 0.3), "segments": 50, "answers": 150})
+        agent.follower.load_state_dict({"followed": (500, 0.0, 0.0, 50), "own": (500, 0.3, 0.21, 50),
+                                        "segments": 50, "answers": 150})
         agent.reset()
         agent.act(np.zeros(4, np.float32), explore=False, rng=np.random.default_rng(0))
         assert agent.planner.last_stats["num_candidates"] == 0.0 and agent.llm_stats().get("requests", 0) == 0
