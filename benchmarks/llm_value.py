@@ -90,7 +90,7 @@ NEVER = 10**9  # --eval-every: no periodic evaluation, only the one at each stag
 LLM_TAGS = ("in_elites_rate", "chosen_rate", "elite_weight_mean", "requests", "answers", "plans_with_candidates",
             "judge_verdicts", "judge_overruled",
             # acting on proposals while training (planners/llm/follow.py): the share after the reward check
-            "follow_share", "follow_segments", "follow_steps", "follow_reward_mean", "own_reward_mean",
+            "follow_share", "follow_segments", "follow_steps", "follow_reward_mean", "own_reward_mean", "follow_noise",
             # by the answer's age in steps (planners/llm/proposer.py): in the json, to see whether plans go stale
             *(f"in_elites_rate_age{age}" for age in range(AGE_BUCKET_LAST + 1)))
 
@@ -207,7 +207,8 @@ def read_run(run_dir: Path, stages: list[int], final_step: int = 0, final_episod
     return {"return": {s: evals[s]["return_mean"] for s in stages if s in evals},
             "wall_seconds": {s: evals[s]["wall_seconds"] for s in stages if s in evals},
             "violations": {s: safety[s]["episode_cost_mean"] for s in stages if s in safety},
-            "llm": llm_scalars(run_dir, stages),
+            # rates only for stages evaluated: a stage still running has logged part of its sitting
+            "llm": {s: v for s, v in llm_scalars(run_dir, stages).items() if s in evals},
             "final": read_final(run_dir, final_step, final_episodes) if final_episodes else {}}
 
 

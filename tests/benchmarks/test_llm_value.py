@@ -171,6 +171,18 @@ def test_table_compares_each_variant_with_its_baseline_by_the_seeds_spread(tmp_p
     assert "| informed | 210.0 ± 8.2 | 420.0 ± 16.3 | raises" in (out / "llm_value.md").read_text()
 
 
+def test_llm_rates_are_read_only_for_stages_evaluated(tmp_path: Path) -> None:
+    """A stage still running has logged part of its sitting: its rates would read as the stage's."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    run = tmp_path / "seed1"
+    fake_run(run, {2000: 50.0}, {2000: 1.0})
+    with SummaryWriter(str(run)) as writer:
+        for step, share in ((1500, 0.3), (2000, 0.25), (3000, 0.03)):
+            writer.add_scalar("llm/follow_share", share, step)
+    assert llm_value.read_run(run, [2000, 5000])["llm"] == {2000: {"follow_share": 0.25}}
+
+
 def test_runs_resume_against_this_sittings_server_and_refuse_other_settings(tmp_path: Path) -> None:
     ns = type("Args", (), {"seed_steps": 500, "eval_episodes": 5, "judge_weight": 0.5, "budget": 0.3,
                            "follow": 0.3, "train_args": ["--hidden-dim", "32"]})()
