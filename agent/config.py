@@ -152,7 +152,8 @@ class PlanConfig:
                                 "earn less reward than the agent's own; 0 = proposals only compete in the planner")
     llm_follow_eval: bool = _f(True, "in evaluation (and Policy.act without explore), act on the best plan of every "
                                      "LLM answer once the proposer has proven itself while training (its followed "
-                                     "steps earned more reward per step than the agent's own, over >= 100 of each); "
+                                     "steps earned more reward per step than the agent's own, over >= 100 of each, by "
+                                     "more than 2 standard errors); "
                                      "until then, and with --no-llm-follow-eval, the planner acts alone")
     llm_as_mean: bool = _f(False, "also centre the planner's first samples on the first plan of each new LLM answer")
     llm_timeout_s: float = _f(30.0, "HTTP connect/read timeout of one request")
