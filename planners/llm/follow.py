@@ -56,7 +56,7 @@ class FollowConfig:
         _check_float(self, "noise_z", 0.0, math.inf)
 
 
-class _RewardMean:
+class _RewardStats:
     """Per-step reward of one side: mean and variance (plain over the first ``window`` steps, exponentially
     weighted after) and the stretches they came in, the samples the noise test counts."""
 
@@ -89,8 +89,8 @@ class PlanFollower:
 
     def __init__(self, config: FollowConfig | None = None) -> None:
         self.config = FollowConfig() if config is None else config
-        self.followed = _RewardMean(self.config.window)
-        self.own = _RewardMean(self.config.window)
+        self.followed = _RewardStats(self.config.window)
+        self.own = _RewardStats(self.config.window)
         self.segments = 0  # answers acted on
         self.answers = 0  # fresh answers seen while training
         self.index: int | None = None  # the candidate followed now
@@ -111,8 +111,7 @@ class PlanFollower:
     def proven(self) -> bool:
         """Enough steps on each side, and the followed ones earned more per step by more than the noise:
         evaluation follows."""
-        margin = self._margin()
-        return margin > 0 and margin > self._noise()
+        return self._margin() > self._noise()  # False while the noise is unknown (nan)
 
     @property
     def disproven(self) -> bool:

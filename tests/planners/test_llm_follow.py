@@ -139,7 +139,7 @@ def test_a_clear_margin_proves_the_proposer_and_counts_stretches_not_steps() -> 
     _stretches(follower, "own", (rng.random(165) < 0.05).astype(float), 10)
     _stretches(follower, "followed", (rng.random(35) < 0.6).astype(float), 10)
     assert follower.proven
-    # The same rewards as one long stretch per side would be as many samples as stretches (2): not proven.
+    # Rewards like those but in one long stretch per side: one sample each, however many steps: not proven.
     lumped = PlanFollower(FollowConfig(min_steps=100))
     _steps(lumped, "own", 0.0, 1650)
     _steps(lumped, "own", 1.0, 100)
