@@ -136,9 +136,11 @@ class WorldModelAgent:
                                    initial_mean=initial_mean).cpu().numpy().astype(np.float32)
         self.no_feasible_plans += int(self.planner.last_stats.get("no_feasible_plan", 0.0))
         self.plans += 1
-        judged = self.judge is not None and candidates is not None and self.proposer is not None and self.proposer.fresh
+        fresh = candidates is not None and self.proposer is not None and self.proposer.fresh
+        judged = self.judge is not None and fresh
+        following = self.follower is not None and (follow_llm or evaluating)
         # The start latent, encoded once for whichever of the checks below needs it.
-        needs_z0 = self.cfg.plan.prior_margin >= 0 or judged or self.safety_head is not None
+        needs_z0 = self.cfg.plan.prior_margin >= 0 or judged or (following and fresh) or self.safety_head is not None
         z0 = self.world_model.initial_latent(obs_t) if needs_z0 else None
         if self.cfg.plan.prior_margin >= 0:
             action = self._prior_unless_beaten(z0, action, explore)
@@ -146,8 +148,8 @@ class WorldModelAgent:
             self.proposer.record_plan(self.planner.last_stats)
             if judged:
                 action = self._judged_action(z0, candidates, action)
-            if self.follower is not None and (follow_llm or evaluating):
-                action = self._followed_action(plans, rng, action, evaluating)
+            if following:
+                action = self._followed_action(z0, plans, rng, action, evaluating)
         if explore and self.cfg.plan.exploration_noise > 0:
             action = action + self.cfg.plan.exploration_noise * rng.standard_normal(action.shape).astype(np.float32)
         action = np.clip(action, -1.0, 1.0)
@@ -156,14 +158,23 @@ class WorldModelAgent:
             self.last_p_unsafe = float(self.safety_head.p_unsafe(z0, a_t))
         return action
 
-    def _followed_action(self, plans: np.ndarray | None, rng: np.random.Generator, action: np.ndarray,
-                         evaluating: bool) -> np.ndarray:
-        """The action of the LLM plan being followed, if any (see planners/llm/follow.py)."""
+    def _followed_action(self, z0: torch.Tensor | None, plans: np.ndarray | None, rng: np.random.Generator,
+                         action: np.ndarray, evaluating: bool) -> np.ndarray:
+        """The action of the LLM plan being followed, if any (see planners/llm/follow.py).
+
+        A fresh answer's plans are ranked over all the steps left in them (then the terminal value), not the
+        planner's horizon: a plan chosen is acted on until the next answer, and plans that agree for the
+        first few steps can part after (the arm going round its base one way or the other).
+        """
         assert self.follower is not None and self.proposer is not None
-        if plans is not None and self.proposer.fresh and self.planner.last_candidate_returns is not None:
+        rest = self.proposer.rest
+        if plans is not None and self.proposer.fresh and rest is not None and z0 is not None:
+            value = self.terminal_value if self.cfg.model.use_value else None
+            returns, _ = imagine_outcomes(self.world_model, z0, torch.from_numpy(rest).to(self.device),
+                                          self.cfg.learn.discount, value)
             feasible = self.planner.last_candidate_feasible
-            self.follower.choose(self.planner.last_candidate_returns.numpy(),
-                                 None if feasible is None else feasible.numpy(), rng, evaluating)
+            self.follower.choose(returns.float().cpu().numpy(), None if feasible is None else feasible.numpy(),
+                                 rng, evaluating)
         followed = self.follower.action(plans)
         if followed is None:
             return action

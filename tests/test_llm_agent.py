@@ -15,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from agent.world_model_agent import WorldModelAgent
 from agent.cli import main
 from agent.config import ConfigError, RunConfig
+from agent.model.world_model import LatentWorldModel
 from tests.chat_server import Reply, Request, ScriptedChatServer
 from planners.llm import TaskSpec
 
@@ -232,3 +233,28 @@ def test_evaluation_does_not_ask_a_disproven_proposer_but_training_still_does() 
         agent.act(np.zeros(4, np.float32), explore=True, rng=np.random.default_rng(0), follow_llm=True)
         agent.close()
     assert agent.planner.last_stats["num_candidates"] == 1.0 and agent.llm_stats()["requests"] == 1
+
+
+def test_a_followed_answer_is_ranked_over_all_the_steps_it_will_be_followed_for(monkeypatch) -> None:
+    # Reward is the first action component and the latent stands still, so "early" leads over the planner's
+    # 3 steps (3 against 0.3) and loses over the answer's 13 (3 - 10 against 0.3 + 10): the plan acted on
+    # until the next answer must be the one that wins over all of them.
+    early = [[1.0, -0.5]] * 3 + [[-1.0, -0.5]] * 10
+    late = [[0.1, 0.5]] * 3 + [[1.0, 0.5]] * 10
+    monkeypatch.setattr(LatentWorldModel, "next_latent_and_reward", lambda self, z, a: (z, a[:, :1]))
+    with ScriptedChatServer(lambda request: Reply(json.dumps({"plans": [early, late]}))) as server:
+        cfg = small_config(proposer="llm", llm_base_url=server.base_url, llm_model="m", llm_deadline_ms=3000.0,
+                           llm_every=10, llm_follow=1.0)
+        agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
+        agent.reset()
+        rng = np.random.default_rng(0)
+        actions = [agent.act(np.zeros(4, np.float32), explore=True, rng=rng, follow_llm=True)]
+        assert agent.planner.last_candidate_returns is not None
+        window_returns = agent.planner.last_candidate_returns.numpy()
+        actions += [agent.act(np.zeros(4, np.float32), explore=True, rng=rng, follow_llm=True) for _ in range(3)]
+        assert agent.proposer is not None and agent.proposer.rest is not None
+        rest_shape = agent.proposer.rest.shape
+        agent.close()
+    assert window_returns[0] > window_returns[1]  # the planner's window alone rates "early" the better
+    assert rest_shape == (2, 13 - 3, 2)  # what is left of the answer at its fourth step
+    np.testing.assert_allclose(actions, [late[0]] * 3 + [late[3]], atol=1e-6)

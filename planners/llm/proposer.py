@@ -55,6 +55,9 @@ class LLMProposer:
         self.last_error = ""  # the latest failure, one line, for logs
         self.fresh = False  # the last candidates come from an answer not used before
         self.age = 0  # steps between the state the last candidates were planned from and now
+        # The last candidates' answer from this step to its end ``(K, steps left, A)``: a plan followed is
+        # acted on for all of it, so that is what ranking one to follow must look at (agent/world_model_agent.py).
+        self.rest: np.ndarray | None = None
         self._flight = SingleFlight("llm-proposer")
         self._episode = 0
         self._step = 0
@@ -150,7 +153,7 @@ class LLMProposer:
 
     def _current(self) -> np.ndarray | None:
         """This step's window of the latest answer, padded by repeating its last action."""
-        self.fresh = False
+        self.fresh, self.rest = False, None
         answer = self._answer
         if answer is None:
             return None
@@ -158,6 +161,7 @@ class LLMProposer:
         if offset >= self.plan_steps:
             self._answer = None
             return None
+        self.rest = np.ascontiguousarray(answer.plans[:, offset:], dtype=np.float32)
         window = answer.plans[:, offset:offset + self.task.horizon]
         short = self.task.horizon - window.shape[1]
         if short > 0:
