@@ -5,7 +5,8 @@ target when acted on, entered the planner's elites less often than random ones),
 never wins the ranking, and the model never sees the data that would teach it better. Here a share of
 the training segments acts on a proposal instead: at each new answer, with probability ``share``, the
 agent follows the answer's plan that the model rates best (and that fits the safety budget, when there
-is one) until the next answer.
+is one) until the next answer. The agent rates them over all the steps left in the answer, not the
+planner's horizon: plans that agree for a few steps can part after.
 
 A proposer that knows nothing must cost little, so reality checks it: the per-step reward earned on
 followed steps is compared with that on the agent's own steps (exponentially weighted over the last
