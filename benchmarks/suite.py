@@ -8,6 +8,7 @@ and a larger ``--steps`` continues every run further, so a suite spans sittings.
     python benchmarks/suite.py --suite dmc-easy --seeds 2 --steps 20000 --jobs 2
     python benchmarks/suite.py --suite dmc-easy --seeds 2 --steps 100000 --jobs 2   # later: continue to 100k
     python benchmarks/suite.py --suite dmc-easy --seeds 2 --steps 20000 --report-only  # re-summarise, no training
+    python benchmarks/suite.py --suite dmc-easy --tasks reacher-easy --seeds 3 --steps 50000 --jobs 3  # one task first
 
 ``--report-only`` without the runs (a checkout has only what is committed) re-summarises the
 published per-run results in ``benchmarks/results/suite_<suite>/results/`` instead.
@@ -57,28 +58,44 @@ def report_published(suite: str, out: Path) -> None:
     print(f"written from the published results: {out / 'summary.md'}, plots/")
 
 
-def main() -> int:
+def task_list(tasks: str | None) -> tuple[str, ...]:
+    return tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else ()
+
+
+def eval_argv(args: argparse.Namespace, suite_dir: Path) -> list[str]:
+    """The ``wm-agent eval --suite`` command line this benchmark runs (and records in the summary)."""
+    return ["eval", "--suite", args.suite, *(["--tasks", args.tasks] if args.tasks else []),
+            "--seeds", str(args.seeds), "--steps", str(args.steps), "--jobs", str(args.jobs),
+            "--suite-dir", str(suite_dir), *(["--ray", args.ray] if args.ray else []),
+            *(["--", *args.train_args] if args.train_args else [])]
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", default="dmc-easy")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--tasks", metavar="T1,T2", help="only these tasks of the suite (comma-separated), e.g. to "
+                        "carry one task's seeds to the end first; the others keep their runs")
     parser.add_argument("--ray", metavar="ADDRESS")
     parser.add_argument("--report-only", action="store_true",
                         help="summarise the finished jobs again (current reference data) and publish; train nothing")
     parser.add_argument("train_args", nargs="*", help="extra 'wm-agent train' options after --")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> int:
+    args = build_parser().parse_args()
 
     suite_dir = ROOT / "benchmarks" / "runs" / "suites" / args.suite
-    argv = ["eval", "--suite", args.suite, "--seeds", str(args.seeds), "--steps", str(args.steps),
-            "--jobs", str(args.jobs), "--suite-dir", str(suite_dir), *(["--ray", args.ray] if args.ray else []),
-            *(["--", *args.train_args] if args.train_args else [])]
+    argv = eval_argv(args, suite_dir)
     published = ROOT / "benchmarks" / "results" / f"suite_{args.suite}"
     if args.report_only and not (suite_dir / "runs").is_dir() and (published / "results").is_dir():
         report_published(args.suite, published)
         return 0
     if args.report_only:  # the summary names the command that trained the runs
-        report_suite(SuiteOptions(args.suite, args.seeds, args.steps, args.jobs, suite_dir,
+        report_suite(SuiteOptions(args.suite, args.seeds, args.steps, args.jobs, suite_dir, tasks=task_list(args.tasks),
                                   train_args=tuple(args.train_args), command=shlex.join([PROG, *argv])))
         code = 0
     else:
