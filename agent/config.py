@@ -130,6 +130,11 @@ class PlanConfig:
                                    "imagined rollout with the same terminal value; negative = off (issue 27: against "
                                    "plans only the model over-rates; unmeasured yet). Needs the value and the prior",
                         )
+    prior_trust: float = _f(0.0, "soft trust region around the policy prior: each imagined step of a plan loses this "
+                                 "times the mean squared distance of its action from the prior's mean action at "
+                                 "that step's latent, so plans the prior would not take must be predicted to earn "
+                                 "more (issue 27: against plans only the model over-rates; 0 = off; unmeasured "
+                                 "yet). Needs the prior", planner="prior_trust")
     exploration_noise: float = _f(0.0, "std of extra Gaussian noise on training actions (the planner already "
                                            "samples its action from the elites while training)")
     proposer: str = _f("none", "extra candidate plans: 'none' or 'llm' (a language model proposes plans for --goal; "
@@ -232,6 +237,8 @@ class RunConfig:
              f"an integer in [1, num_samples={plan.num_samples}]"),
             (plan.prior_margin < 0 or (model.use_value and model.use_policy_prior), "prior_margin",
              plan.prior_margin, "a negative number (off) without the terminal value or the policy prior"),
+            (plan.prior_trust == 0 or model.use_policy_prior, "prior_trust", plan.prior_trust,
+             "0 (off) without the policy prior"),
             (plan.proposer == "none" or env.obs == "state", "obs", env.obs,
              "'state' with --proposer llm (the LLM reads named state fields)"),
             (plan.proposer == "none" or bool(plan.llm_model) or

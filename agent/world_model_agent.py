@@ -61,6 +61,7 @@ class WorldModelAgent:
             terminal_value=self.terminal_value if m.use_value else None,
             policy_prior=self.policy.sample if (m.use_policy_prior and self.policy is not None) else None,
             device=str(device), constraint=self.constraint,
+            prior_mean=self.policy.mean_action if (cfg.plan.prior_trust > 0 and self.policy is not None) else None,
         )
         self.proposer, self.judge = _llm_parts(cfg, task) if cfg.plan.proposer == "llm" and task else (None, None)
         # While training, a share of the LLM's answers is acted on (planners/llm/follow.py).

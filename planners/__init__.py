@@ -39,8 +39,9 @@ def make_planner(
     """Build a planner by name (``"cem"`` or ``"mppi"``); ``config=None`` means defaults.
 
     ``options`` are :class:`SamplingPlanner`'s keyword arguments: ``action_low`` /
-    ``action_high``, ``terminal_value``, ``policy_prior``, ``device`` and ``constraint``
-    (which bounds each plan's predicted safety cost, see ``planners.constraint``)."""
+    ``action_high``, ``terminal_value``, ``policy_prior``, ``device``, ``constraint``
+    (which bounds each plan's predicted safety cost, see ``planners.constraint``) and ``prior_mean``
+    (the prior's action per latent, for ``prior_trust``)."""
     key = name.strip().lower() if isinstance(name, str) else name
     if key not in _PLANNERS:
         raise ValueError(f"planner name {name!r} is invalid; accepted: {sorted(_PLANNERS)}")

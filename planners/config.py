@@ -97,6 +97,10 @@ class SamplingConfig:
     num_policy_samples: int = option(24, Accepts(int, 0))  # only used when a policy_prior is given
     # weight of the previous mean when refitting
     momentum: float = option(0.0, Accepts(float, 0.0, 1.0, open_high=True))
+    # A soft trust region around a prior (the planner's ``prior_mean``): each imagined step's return loses
+    # prior_trust * mean over action dims of (a_t - prior_mean(z_t))^2, so a plan must earn more the further
+    # it strays from what the prior would do where the plan leads. 0 = off (no prior call made).
+    prior_trust: float = option(0.0, Accepts(float, 0.0))
     # bf16 autocast of the model calls. On by default: on this project's CPU
     # (AVX512-BF16) it made a 2x512 MLP step ~1.7x faster with the planned
     # returns within seed noise of fp32 (benchmarks/results/planning_speed.md).

@@ -33,6 +33,8 @@ def imagined_returns(
     policy: PolicyPriorFn | None = None,
     costs: torch.Tensor | None = None,
     step_cost: StepCostFn | None = None,
+    prior_mean: PolicyPriorFn | None = None,
+    prior_trust: float = 0.0,
 ) -> None:
     """Discounted return of every column of ``actions`` ``(H, n, A)`` into ``returns``.
 
@@ -40,6 +42,9 @@ def imagined_returns(
     written (clipped to ``low``/``high``) into ``actions``. With ``costs``, the
     constraint's undiscounted sum of per-step P(unsafe) (``step_cost``) goes there.
     ``value``, if given, is added at the horizon with the discount reached there.
+    With ``prior_mean`` and ``prior_trust > 0``, each step also loses ``prior_trust`` times the mean
+    squared distance of its action from ``prior_mean`` at the latent it is taken in, discounted
+    like the reward (a soft trust region around the prior).
     """
     n = actions.shape[1]
     z = z0.expand(n, -1).contiguous()
@@ -53,6 +58,8 @@ def imagined_returns(
             a_t.copy_(torch.clamp(policy(z).float(), low, high))
         if costs is not None:
             costs.add_(step_cost(z, a_t))
+        if prior_mean is not None and prior_trust > 0:
+            returns.sub_((a_t - prior_mean(z).float()).pow(2).mean(-1), alpha=weight * prior_trust)
         z, reward = step(z, a_t)
         returns.add_(reward.reshape(n), alpha=weight)
         weight *= discount

@@ -88,6 +88,7 @@ class SamplingPlanner:
         policy_prior: PolicyPriorFn | None = None,
         device: str | torch.device = "cpu",
         constraint: PlanConstraint | None = None,
+        prior_mean: PolicyPriorFn | None = None,
     ) -> None:
         config = self.config_class() if config is None else config
         if not isinstance(config, self.config_class):
@@ -105,6 +106,9 @@ class SamplingPlanner:
         self.weighting = weighting
         self.terminal_value = terminal_value
         self.policy_prior = policy_prior
+        if config.prior_trust > 0 and prior_mean is None:
+            raise ValueError(f"prior_trust={config.prior_trust:g} needs a prior_mean (the prior's action per latent)")
+        self.prior_mean = prior_mean
         self.constraint = constraint
         self.device = torch.device(device)
         self.action_low, self.action_high = action_bounds(
@@ -339,6 +343,7 @@ class SamplingPlanner:
             horizon=self.config.horizon, discount=self.config.discount,
             low=self.action_low, high=self.action_high, value=self._value, policy=policy,
             costs=costs, step_cost=None if self.constraint is None else self.constraint.step_cost,
+            prior_mean=self.prior_mean, prior_trust=self.config.prior_trust,
         )
 
     def _remember_candidates(self, returns: torch.Tensor | None, costs: torch.Tensor | None) -> None:
