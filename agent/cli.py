@@ -279,11 +279,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_eval_suite(args: argparse.Namespace) -> int:
     from agent.suite.command import SuiteOptions, SuiteUsageError, run_suite, summarise_runs
-    from agent.suite.definitions import UnknownSuiteError
+    from agent.suite.definitions import UnknownSuiteError, task_names
 
     if args.path is not None:
         raise UserError(f"eval {args.path}: give a run directory or checkpoint, or --suite/--runs, not both")
-    tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else ()
+    tasks = task_names(args.tasks)
     try:
         if args.runs:
             return summarise_runs(args.runs, args.suite, args.suite_dir, tasks)

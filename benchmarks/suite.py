@@ -32,7 +32,7 @@ from agent.cli import main as wm_agent  # noqa: E402
 from agent.suite.command import SuiteOptions, report_suite  # noqa: E402
 from agent.suite.report import write_report  # noqa: E402
 from agent.suite.results import load_results  # noqa: E402
-from agent.suite.definitions import get_suite  # noqa: E402
+from agent.suite.definitions import get_suite, task_names  # noqa: E402
 
 
 def publish(suite_dir: Path, out: Path) -> None:
@@ -56,10 +56,6 @@ def report_published(suite: str, out: Path) -> None:
         publish(Path(tmp), out)
     print(table)
     print(f"written from the published results: {out / 'summary.md'}, plots/")
-
-
-def task_list(tasks: str | None) -> tuple[str, ...]:
-    return tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else ()
 
 
 def eval_argv(args: argparse.Namespace, suite_dir: Path) -> list[str]:
@@ -95,8 +91,9 @@ def main() -> int:
         report_published(args.suite, published)
         return 0
     if args.report_only:  # the summary names the command that trained the runs
-        report_suite(SuiteOptions(args.suite, args.seeds, args.steps, args.jobs, suite_dir, tasks=task_list(args.tasks),
-                                  train_args=tuple(args.train_args), command=shlex.join([PROG, *argv])))
+        report_suite(SuiteOptions(args.suite, args.seeds, args.steps, args.jobs, suite_dir,
+                                  tasks=task_names(args.tasks), train_args=tuple(args.train_args),
+                                  command=shlex.join([PROG, *argv])))
         code = 0
     else:
         code = wm_agent(argv)

@@ -59,6 +59,11 @@ def get_suite(name: str) -> Suite:
     return SUITES[name]
 
 
+def task_names(text: str | None) -> tuple[str, ...]:
+    """``--tasks T1,T2`` as names (blanks dropped); empty when not given."""
+    return tuple(t.strip() for t in text.split(",") if t.strip()) if text else ()
+
+
 def select_tasks(suite: Suite, tasks: list[str] | None) -> tuple[str, ...]:
     """The suite's tasks, or the given subset of them in the suite's order."""
     if not tasks:
