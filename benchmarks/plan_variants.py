@@ -21,11 +21,13 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import multiprocessing
 import shlex
 import sys
 import time
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -63,6 +65,25 @@ def evaluate_variant(run: Path, options: dict[str, Any], episodes: int, seed: in
     return {"env_steps": done.env_steps, "returns": [float(r) for r in done.result.returns],
             "plan_ms_per_action": done.result.plan_ms_per_action, "seconds": time.perf_counter() - start,
             **done.plan_stats}
+
+
+def evaluate_cells(todo: list[tuple[str, str, dict[str, Any]]], episodes: int, seed: int, threads: int,
+                   jobs: int) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(run, variant name, cell) for each (run, name, options) of ``todo``, as they finish.
+
+    With ``jobs`` > 1 the cells run in that many spawned processes (each with ``threads`` torch threads):
+    cells are independent evaluations, so the wall time divides by the cores given; only this process
+    writes the json, so a stop loses at most the cells still running."""
+    if jobs == 1:
+        for run, name, options in todo:
+            yield run, name, evaluate_variant(Path(run), options, episodes, seed, threads)
+        return
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures: dict[Future, tuple[str, str]] = {
+            pool.submit(evaluate_variant, Path(run), options, episodes, seed, threads): (run, name)
+            for run, name, options in todo}
+        for future in as_completed(futures):
+            yield *futures[future], future.result()
 
 
 def label(run: str) -> str:
@@ -108,11 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="evaluation seed (the reset seeds of the episodes)")
     parser.add_argument("--fail-below", type=float, default=None, help="count episodes returning less than this")
     parser.add_argument("--tag", required=True, help="results file name: plan_variants_<tag>.{md,json}")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per evaluation (default 1)")
+    parser.add_argument("--jobs", type=int, default=1, help="evaluations at once, one process each (default 1)")
     parser.add_argument("--report-only", action="store_true", help="write the table from the json, run nothing")
     args = parser.parse_args(argv)
     if args.episodes < 1:
         raise SystemExit(f"--episodes {args.episodes}: expected at least 1")
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs {args.jobs}: expected at least 1")
 
     variants = dict(parse_variant(v) for v in (args.variant or DEFAULT_VARIANTS))
     json_path = RESULTS_DIR / f"plan_variants_{args.tag}.json"
@@ -125,17 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads(json_path.read_text())
         if (old["episodes"], old["seed"]) == (args.episodes, args.seed):
             data["results"], data["env_steps"] = old["results"], old["env_steps"]
-    for run in runs:
-        for name, options in variants.items():
-            key = f"{run}|{name}"
-            if key in data["results"] or args.report_only:
-                continue
-            cell = evaluate_variant(Path(run), options, args.episodes, args.seed, args.threads)
-            data["results"][key], data["env_steps"][run] = cell, cell["env_steps"]
-            print(f"{label(run)} {name}: mean {np.mean(cell['returns']):.1f} "
-                  f"({', '.join(f'{x:.0f}' for x in cell['returns'])})", flush=True)
-            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps(data, indent=1) + "\n")
+    todo = [(run, name, options) for run in runs for name, options in variants.items()
+            if f"{run}|{name}" not in data["results"] and not args.report_only]
+    for run, name, cell in evaluate_cells(todo, args.episodes, args.seed, args.threads, args.jobs):
+        data["results"][f"{run}|{name}"], data["env_steps"][run] = cell, cell["env_steps"]
+        print(f"{label(run)} {name}: mean {np.mean(cell['returns']):.1f} "
+              f"({', '.join(f'{x:.0f}' for x in cell['returns'])})", flush=True)
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(data, indent=1) + "\n")
     table = report(data, args.fail_below)
     print(table)
     (RESULTS_DIR / f"plan_variants_{args.tag}.md").write_text(table)

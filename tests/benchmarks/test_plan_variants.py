@@ -39,3 +39,16 @@ def test_variants_are_evaluated_on_the_same_episodes_and_a_rerun_skips_what_is_d
     capsys.readouterr()
     assert plan_variants.main(args) == 0  # everything is in the json: nothing runs again
     assert "mean" not in capsys.readouterr().out.split("# Planner variants")[0]
+
+
+def test_cells_run_in_parallel_processes_give_the_same_paired_episodes(robot_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(plan_variants, "RESULTS_DIR", tmp_path)
+    variants = ["--variant", "default", "--variant", "prior:prior_margin=1e9"]
+    assert plan_variants.main([str(robot_run), "--episodes", "2", "--tag", "one", *variants]) == 0
+    assert plan_variants.main([str(robot_run), "--episodes", "2", "--tag", "two", "--jobs", "2", *variants]) == 0
+    one, two = (json.loads((tmp_path / f"plan_variants_{t}.json").read_text())["results"] for t in ("one", "two"))
+    assert one.keys() == two.keys()
+    for key in one:
+        assert two[key]["returns"] == one[key]["returns"]
+    with pytest.raises(SystemExit, match="--jobs 0: expected at least 1"):
+        plan_variants.main([str(robot_run), "--tag", "x", "--jobs", "0"])
