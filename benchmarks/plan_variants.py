@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import multiprocessing
 import shlex
+import signal
 import sys
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -67,23 +68,37 @@ def evaluate_variant(run: Path, options: dict[str, Any], episodes: int, seed: in
             **done.plan_stats}
 
 
+def evaluate_cell(job: tuple[str, str, dict[str, Any], int, int, int]) -> tuple[str, str, dict[str, Any]]:
+    """`evaluate_variant` of one (run, name, options, episodes, seed, threads) job, keyed by (run, name)."""
+    run, name, options, episodes, seed, threads = job
+    return run, name, evaluate_variant(Path(run), options, episodes, seed, threads)
+
+
+@contextlib.contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit here (its default kills this process at once, skipping every cleanup), so a
+    stopped benchmark unwinds and its pool terminates the workers instead of leaving them computing lost cells."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def evaluate_cells(todo: list[tuple[str, str, dict[str, Any]]], episodes: int, seed: int, threads: int,
                    jobs: int) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(run, variant name, cell) for each (run, name, options) of ``todo``, as they finish.
 
     With ``jobs`` > 1 the cells run in that many spawned processes (each with ``threads`` torch threads):
     cells are independent evaluations, so the wall time divides by the cores given; only this process
-    writes the json, so a stop loses at most the cells still running."""
+    writes the json, so a stop (SIGTERM, Ctrl-C) loses at most the cells still running, and ends the
+    workers with it (leaving the pool's block terminates them)."""
+    jobs_args = [(run, name, options, episodes, seed, threads) for run, name, options in todo]
     if jobs == 1:
-        for run, name, options in todo:
-            yield run, name, evaluate_variant(Path(run), options, episodes, seed, threads)
+        yield from map(evaluate_cell, jobs_args)
         return
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures: dict[Future, tuple[str, str]] = {
-            pool.submit(evaluate_variant, Path(run), options, episodes, seed, threads): (run, name)
-            for run, name, options in todo}
-        for future in as_completed(futures):
-            yield *futures[future], future.result()
+    with sigterm_as_exit(), multiprocessing.get_context("spawn").Pool(jobs) as pool:
+        yield from pool.imap_unordered(evaluate_cell, jobs_args)
 
 
 def label(run: str) -> str:
@@ -151,12 +166,16 @@ def main(argv: list[str] | None = None) -> int:
             data["results"], data["env_steps"] = old["results"], old["env_steps"]
     todo = [(run, name, options) for run in runs for name, options in variants.items()
             if f"{run}|{name}" not in data["results"] and not args.report_only]
-    for run, name, cell in evaluate_cells(todo, args.episodes, args.seed, args.threads, args.jobs):
-        data["results"][f"{run}|{name}"], data["env_steps"][run] = cell, cell["env_steps"]
-        print(f"{label(run)} {name}: mean {np.mean(cell['returns']):.1f} "
-              f"({', '.join(f'{x:.0f}' for x in cell['returns'])})", flush=True)
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(data, indent=1) + "\n")
+    # closing: a stop that lands while this loop writes the json still ends the generator, and with it the pool
+    with contextlib.closing(evaluate_cells(todo, args.episodes, args.seed, args.threads, args.jobs)) as cells:
+        for run, name, cell in cells:
+            data["results"][f"{run}|{name}"], data["env_steps"][run] = cell, cell["env_steps"]
+            print(f"{label(run)} {name}: mean {np.mean(cell['returns']):.1f} "
+                  f"({', '.join(f'{x:.0f}' for x in cell['returns'])})", flush=True)
+            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+            partial = json_path.with_suffix(".json.partial")  # replaced whole: a stop mid-write keeps the old json
+            partial.write_text(json.dumps(data, indent=1) + "\n")
+            partial.replace(json_path)
     table = report(data, args.fail_below)
     print(table)
     (RESULTS_DIR / f"plan_variants_{args.tag}.md").write_text(table)
