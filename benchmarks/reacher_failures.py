@@ -1,0 +1,209 @@
+"""Why a trained reacher agent misses the target: the learned value and reward over every arm pose.
+
+Issue 27's failing seeds miss the target in half of their evaluation episodes, and no planner setting
+(prior, margin, pessimism, horizon, trust region) rescues them (``plan_variants.py``). This asks the learned
+parts instead. For each evaluation episode (the trainer's reset seeds, no exploration) it records where the
+finger ends; then, with that episode's target in place, it sets the arm to every pose of a grid over the two
+joints (at rest) and reads, for each pose, the true reward (finger inside the target: 1) beside the model's
+predicted reward and value V(z) = Q(z, pi(z)) (mean and spread over all Q heads). A failed episode then
+reads as one of:
+
+- ``value-elsewhere``: the best-valued pose is outside the target, and the pose where the arm stopped is valued
+  at least as high as the poses inside it: the value (and reward model) learned the wrong place for this target;
+- ``value-right``: the target's poses are valued above where the arm stopped, and above everything else: the
+  knowledge is there and planning does not get the arm to it (a local optimum, the horizon);
+- ``value-flat``: neither (the target is valued above the stop, but another pose outside is valued above both).
+
+    python benchmarks/reacher_failures.py RUN_OR_CHECKPOINT --episodes 20 --tag reacher-easy-s2-50k
+
+Writes ``benchmarks/results/reacher_failures_<tag>.{md,json}`` with the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+
+WRIST_LIMIT = np.deg2rad(160.0)  # reacher.xml: the wrist joint's range is +-160 degrees, the shoulder turns freely
+
+
+@dataclass
+class EpisodeAnatomy:
+    episode: int
+    ret: float
+    final_distance: float       # finger to target centre at the episode's end (metres)
+    min_distance: float
+    radius: float               # the reward radius: target size + finger size
+    final_speed: float          # |joint velocities| at the end: small = the arm stopped there
+    v_stop: float               # learned V at the final pose, at rest
+    v_target_best: float        # best learned V over the grid's poses with the finger inside the target
+    v_outside_best: float       # best learned V over the poses outside it
+    head_std_target: float      # spread of the Q heads at the best target pose (how sure the value is there)
+    reward_inside: float        # mean predicted reward over poses inside the target (true: 1)
+    reward_outside: float       # mean predicted reward over poses outside it (true: 0)
+    verdict: str
+
+
+def pose_grid(size: int) -> np.ndarray:
+    """(size*size, 2) joint angles: shoulder over a full turn, wrist over its range."""
+    shoulder = np.linspace(-np.pi, np.pi, size, endpoint=False)
+    wrist = np.linspace(-WRIST_LIMIT, WRIST_LIMIT, size)
+    return np.stack(np.meshgrid(shoulder, wrist, indexing="ij"), -1).reshape(-1, 2)
+
+
+def poses_at_rest(dmc: Any, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(observations, finger-to-target distances) with the arm set to each pose at rest; the target stays."""
+    physics, task = dmc._env.physics, dmc._env.task
+    observations, distances = [], []
+    for pose in poses:
+        with physics.reset_context():
+            physics.named.data.qpos[["shoulder", "wrist"]] = pose
+            physics.named.data.qvel[:] = 0.0
+        observations.append(dmc._flatten(task.get_observation(physics)))
+        distances.append(physics.finger_to_target_dist())
+    return np.stack(observations), np.asarray(distances)
+
+
+@torch.no_grad()
+def learned_value_and_reward(agent: Any, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(V mean over all Q heads, their std, predicted reward) of the prior's mean action at each observation."""
+    obs = torch.as_tensor(observations, device=agent.device)
+    z = agent.world_model.initial_latent(obs)
+    action = agent.policy.mean_action(z)
+    za = torch.cat([z, action], -1)
+    qs = agent.critic.two_hot.decode(torch.stack([head(za) for head in agent.critic.heads]))
+    _, reward = agent.world_model.next_latent_and_reward(z, action)
+    return qs.mean(0).cpu().numpy(), qs.std(0, correction=0).cpu().numpy(), reward.reshape(-1).cpu().numpy()
+
+
+def verdict(v_stop: float, v_target: float, v_outside: float) -> str:
+    if v_target > v_stop and v_target >= v_outside:
+        return "value-right"
+    if v_stop >= v_target:
+        return "value-elsewhere"
+    return "value-flat"
+
+
+def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[float], speed: float,
+            grid: np.ndarray) -> EpisodeAnatomy:
+    """The learned maps of this episode's target (the env is at the episode's last state)."""
+    physics = dmc._env.physics
+    radius = float(physics.named.model.geom_size["target", 0] + physics.named.model.geom_size["finger", 0])
+    stop_pose = physics.named.data.qpos[["shoulder", "wrist"]].copy()
+    observations, dist = poses_at_rest(dmc, np.concatenate([stop_pose[None], grid]))
+    value, spread, reward = learned_value_and_reward(agent, observations)
+    inside = dist[1:] <= radius
+    v_grid, s_grid, r_grid = value[1:], spread[1:], reward[1:]
+    best_in = int(np.argmax(np.where(inside, v_grid, -np.inf))) if inside.any() else -1
+    v_target = float(v_grid[best_in]) if inside.any() else float("nan")
+    v_outside = float(v_grid[~inside].max())
+    return EpisodeAnatomy(
+        episode, ret, distances[-1], min(distances), radius, speed, float(value[0]), v_target, v_outside,
+        float(s_grid[best_in]) if inside.any() else float("nan"),
+        float(r_grid[inside].mean()) if inside.any() else float("nan"), float(r_grid[~inside].mean()),
+        verdict(float(value[0]), v_target, v_outside) if inside.any() else "target-unreachable")
+
+
+def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_size: int,
+                 threads: int) -> tuple[int, list[EpisodeAnatomy]]:
+    """Evaluation episodes of the checkpoint (the trainer's reset seeds) and the anatomy of each."""
+    from agent.run.evaluate import EVAL_SEED_OFFSET
+    from agent.run.restore import restore_run
+    from agent.run.runtime import seed_everything, set_threads
+
+    restored = restore_run(path, torch.device("cpu"), with_llm=False)
+    set_threads(threads)
+    seed_everything(seed)  # as `agent.run.evaluate.evaluate_restored`: the same planner samples, the same episodes
+    agent, env = restored.agent, restored.env
+    dmc = env.unwrapped
+    if getattr(dmc, "_env", None) is None or dmc._env.task.__class__.__name__ != "Reacher":
+        raise SystemExit(f"{path}: trained on {restored.config.env.name}; this diagnosis reads dm_control "
+                         "reacher's physics (reacher-easy or reacher-hard)")
+    grid = pose_grid(grid_size)
+    rng = np.random.default_rng(seed)
+    found = []
+    try:
+        for i in range(episodes):
+            obs, _ = env.reset(seed=EVAL_SEED_OFFSET + seed * 1000 + i)
+            if not np.allclose(dmc._flatten(dmc._env.task.get_observation(dmc._env.physics)), obs):
+                raise SystemExit(f"{path}: its observations are not reacher's state vector (a pixel run?); "
+                                 "this diagnosis maps poses of state runs")
+            agent.reset()
+            ret, done, distances = 0.0, False, []
+            while not done:
+                obs, reward, terminated, truncated, _ = env.step(agent.act(obs, explore=False, rng=rng))
+                ret += float(reward)
+                distances.append(float(dmc._env.physics.finger_to_target_dist()))
+                done = terminated or truncated
+            speed = float(np.linalg.norm(dmc._env.physics.named.data.qvel[["shoulder", "wrist"]]))
+            found.append(anatomy(agent, dmc, i, ret, distances, speed, grid))
+            row = found[-1]
+            print(f"episode {i}: return {ret:.0f}, final distance {row.final_distance:.3f} (radius "
+                  f"{row.radius:.3f}), V stop {row.v_stop:.1f} / target {row.v_target_best:.1f} / outside "
+                  f"{row.v_outside_best:.1f}" + (f" -> {row.verdict}" if ret < fail_below else ""), flush=True)
+    finally:
+        restored.close()
+    return restored.env_steps, found
+
+
+def report(data: dict[str, Any]) -> str:
+    rows = [EpisodeAnatomy(**r) for r in data["episodes"]]
+    failed = [r for r in rows if r.ret < data["fail_below"]]
+    counts = {v: sum(r.verdict == v for r in failed) for v in sorted({r.verdict for r in failed})}
+    head = ["episode", "return", "final dist", "min dist", "end speed", "V stop", "V target (best)",
+            "V outside (best)", "Q-head std at target", "r-hat inside", "r-hat outside", "verdict"]
+    lines = [f"# Why reacher episodes fail: {data['tag']}", "", f"Command: `{data['command']}`", "",
+             f"Checkpoint {data['checkpoint']} at {data['env_steps']} env steps; {len(rows)} evaluation episodes "
+             f"(eval seed {data['seed']}, the trainer's reset seeds), {len(failed)} below {data['fail_below']:g}. "
+             f"Maps over a {data['grid']}x{data['grid']} grid of arm poses at rest, this episode's target in place; "
+             "V = Q(z, mean prior action), mean over all heads. Verdicts of the failed episodes: "
+             + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none") + ".", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append("| " + " | ".join([
+            str(r.episode), f"{r.ret:.0f}", f"{r.final_distance:.3f}", f"{r.min_distance:.3f}", f"{r.final_speed:.2f}",
+            f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}", f"{r.v_outside_best:.1f}", f"{r.head_std_target:.2f}",
+            f"{r.reward_inside:.2f}", f"{r.reward_outside:.2f}",
+            r.verdict if r.ret < data["fail_below"] else "-"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a reacher run directory (newest checkpoint) or checkpoint file")
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0, help="evaluation seed (the reset seeds of the episodes)")
+    parser.add_argument("--fail-below", type=float, default=600.0, help="an episode below this return failed")
+    parser.add_argument("--grid", type=int, default=48, help="poses per joint in the maps (default 48)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tag", required=True, help="results file name: reacher_failures_<tag>.{md,json}")
+    args = parser.parse_args(argv)
+    for value, name, least in ((args.episodes, "--episodes", 1), (args.grid, "--grid", 4), (args.threads, "--threads", 1)):
+        if value < least:
+            raise SystemExit(f"{name} {value}: expected at least {least}")
+    env_steps, rows = run_episodes(args.run, args.episodes, args.seed, args.fail_below, args.grid, args.threads)
+    data = {"tag": args.tag, "checkpoint": str(args.run), "env_steps": env_steps, "seed": args.seed,
+            "fail_below": args.fail_below, "grid": args.grid, "episodes": [asdict(r) for r in rows],
+            "command": "python benchmarks/reacher_failures.py " + shlex.join(sys.argv[1:] if argv is None else argv)}
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / f"reacher_failures_{args.tag}.json").write_text(json.dumps(data, indent=1) + "\n")
+    table = report(data)
+    (RESULTS_DIR / f"reacher_failures_{args.tag}.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

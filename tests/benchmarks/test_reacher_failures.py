@@ -1,0 +1,74 @@
+"""benchmarks/reacher_failures.py: poses set in real reacher physics, verdicts, the trainer's eval episodes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import reacher_failures as rf
+from envs import make_env
+
+
+def test_poses_are_set_at_rest_and_the_finger_lands_inside_the_target_for_some_of_them():
+    env = make_env("reacher-easy", seed=0)
+    try:
+        env.reset(seed=3)
+        dmc = env.unwrapped
+        grid = rf.pose_grid(40)
+        observations, distances = rf.poses_at_rest(dmc, grid)
+        physics = dmc._env.physics
+        radius = physics.named.model.geom_size["target", 0] + physics.named.model.geom_size["finger", 0]
+        # reacher's observation: joint positions, finger-to-target vector, joint velocities
+        np.testing.assert_allclose(observations[:, :2], grid, atol=1e-6)
+        np.testing.assert_allclose(observations[:, 4:], 0.0)
+        np.testing.assert_allclose(np.linalg.norm(observations[:, 2:4], axis=1), distances, atol=1e-5)
+        assert (distances <= radius).any() and (distances > 2 * radius).any()
+        # the farthest pose is the arm stretched away from the target: farther than the target is from the base
+        assert distances.max() > np.linalg.norm(physics.named.data.geom_xpos["target", :2])
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("v_stop, v_target, v_outside, expected", [
+    (10.0, 50.0, 40.0, "value-right"),      # the target is the best place and better than the stop
+    (60.0, 50.0, 60.0, "value-elsewhere"),  # the stop is valued at least as high as the target
+    (10.0, 50.0, 70.0, "value-flat"),       # the target beats the stop, another place beats both
+])
+def test_a_failure_is_told_by_where_the_learned_value_points(v_stop, v_target, v_outside, expected):
+    assert rf.verdict(v_stop, v_target, v_outside) == expected
+
+
+@pytest.fixture(scope="module")
+def reacher_run(tmp_path_factory):
+    from agent.cli import main
+    from tests.support import TINY_ONE_THREAD, only_run_dir
+
+    logdir = tmp_path_factory.mktemp("reacher_runs")
+    assert main(["train", "--env", "reacher-easy", "--steps", "500", "--seed-steps", "400", "--eval-every", "500",
+                 "--logdir", str(logdir), *TINY_ONE_THREAD]) == 0
+    return only_run_dir(logdir)
+
+
+def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run, tmp_path, monkeypatch):
+    from agent.run.evaluate import evaluate_restored
+
+    monkeypatch.setattr(rf, "RESULTS_DIR", tmp_path)
+    assert rf.main([str(reacher_run), "--episodes", "2", "--grid", "8", "--tag", "t", "--fail-below", "1e9"]) == 0
+    data = json.loads((tmp_path / "reacher_failures_t.json").read_text())
+    rows = data["episodes"]
+    assert data["env_steps"] == 500 and len(rows) == 2
+    done = evaluate_restored(reacher_run, 2, 0, "cpu", with_llm=False, threads=1)
+    assert [r["ret"] for r in rows] == pytest.approx(done.result.returns)
+    for r in rows:  # every episode failed (--fail-below 1e9), so each has a verdict from its maps
+        assert r["verdict"] in {"value-right", "value-elsewhere", "value-flat", "target-unreachable"}
+        assert r["min_distance"] <= r["final_distance"] and r["radius"] == pytest.approx(0.05 + 0.01)
+    table = (tmp_path / "reacher_failures_t.md").read_text()
+    assert data["command"] in table and "2 below 1e+09" in table
+
+
+def test_a_run_of_another_env_is_refused_in_one_line(robot_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(rf, "RESULTS_DIR", tmp_path)
+    with pytest.raises(SystemExit, match="this diagnosis reads dm_control reacher's physics"):
+        rf.main([str(robot_run), "--episodes", "1", "--tag", "x"])
+    with pytest.raises(SystemExit, match="--grid 2: expected at least 4"):
+        rf.main([str(robot_run), "--grid", "2", "--tag", "x"])
