@@ -46,6 +46,7 @@ class EpisodeAnatomy:
     final_distance: float       # finger to target centre at the episode's end (metres)
     min_distance: float
     radius: float               # the reward radius: target size + finger size
+    target_from_base: float     # targets near the base (0.05 of reacher's 0.05-0.20) need the wrist folded near its limit
     final_speed: float          # |joint velocities| at the end: small = the arm stopped there
     v_stop: float               # learned V at the final pose, at rest
     v_target_best: float        # best learned V over the grid's poses with the finger inside the target
@@ -110,7 +111,8 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
     v_target = float(v_grid[best_in]) if inside.any() else float("nan")
     v_outside = float(v_grid[~inside].max())
     return EpisodeAnatomy(
-        episode, ret, distances[-1], min(distances), radius, speed, float(value[0]), v_target, v_outside,
+        episode, ret, distances[-1], min(distances), radius,
+        float(np.linalg.norm(physics.named.data.geom_xpos["target", :2])), speed, float(value[0]), v_target, v_outside,
         float(s_grid[best_in]) if inside.any() else float("nan"),
         float(r_grid[inside].mean()) if inside.any() else float("nan"), float(r_grid[~inside].mean()),
         verdict(float(value[0]), v_target, v_outside) if inside.any() else "target-unreachable")
@@ -158,22 +160,31 @@ def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_s
     return restored.env_steps, found
 
 
+def target_note(rows: list[EpisodeAnatomy], failed: list[EpisodeAnatomy]) -> str:
+    """Where the failed episodes' targets lie, beside the solved ones' (distance from the arm's base)."""
+    solved = [r for r in rows if r not in failed]
+    parts = [f"{name} episodes' targets at {np.median([r.target_from_base for r in group]):.3f} m from the base "
+             f"(median; range {min(r.target_from_base for r in group):.3f}-{max(r.target_from_base for r in group):.3f})"
+             for name, group in (("Failed", failed), ("solved", solved)) if group]
+    return "; ".join(parts) + "." if parts else ""
+
+
 def report(data: dict[str, Any]) -> str:
     rows = [EpisodeAnatomy(**r) for r in data["episodes"]]
     failed = [r for r in rows if r.ret < data["fail_below"]]
     counts = {v: sum(r.verdict == v for r in failed) for v in sorted({r.verdict for r in failed})}
-    head = ["episode", "return", "final dist", "min dist", "end speed", "V stop", "V target (best)",
+    head = ["episode", "return", "target from base", "final dist", "min dist", "end speed", "V stop", "V target (best)",
             "V outside (best)", "Q-head std at target", "r-hat inside", "r-hat outside", "verdict"]
     lines = [f"# Why reacher episodes fail: {data['tag']}", "", f"Command: `{data['command']}`", "",
              f"Checkpoint {data['checkpoint']} at {data['env_steps']} env steps; {len(rows)} evaluation episodes "
              f"(eval seed {data['seed']}, the trainer's reset seeds), {len(failed)} below {data['fail_below']:g}. "
              f"Maps over a {data['grid']}x{data['grid']} grid of arm poses at rest, this episode's target in place; "
              "V = Q(z, mean prior action), mean over all heads. Verdicts of the failed episodes: "
-             + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none") + ".", "",
+             + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none") + ". " + target_note(rows, failed), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join([
-            str(r.episode), f"{r.ret:.0f}", f"{r.final_distance:.3f}", f"{r.min_distance:.3f}", f"{r.final_speed:.2f}",
+            str(r.episode), f"{r.ret:.0f}", f"{r.target_from_base:.3f}", f"{r.final_distance:.3f}", f"{r.min_distance:.3f}", f"{r.final_speed:.2f}",
             f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}", f"{r.v_outside_best:.1f}", f"{r.head_std_target:.2f}",
             f"{r.reward_inside:.2f}", f"{r.reward_outside:.2f}",
             r.verdict if r.ret < data["fail_below"] else "-"]) + " |")

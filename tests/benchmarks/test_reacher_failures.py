@@ -62,8 +62,9 @@ def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run
     for r in rows:  # every episode failed (--fail-below 1e9), so each has a verdict from its maps
         assert r["verdict"] in {"value-right", "value-elsewhere", "value-flat", "target-unreachable"}
         assert r["min_distance"] <= r["final_distance"] and r["radius"] == pytest.approx(0.05 + 0.01)
+        assert 0.05 - 1e-6 <= r["target_from_base"] <= 0.20 + 1e-6  # reacher draws the target's radius in [.05, .20]
     table = (tmp_path / "reacher_failures_t.md").read_text()
-    assert data["command"] in table and "2 below 1e+09" in table
+    assert data["command"] in table and "2 below 1e+09" in table and "Failed episodes' targets at" in table
 
 
 def test_a_run_of_another_env_is_refused_in_one_line(robot_run, tmp_path, monkeypatch):
