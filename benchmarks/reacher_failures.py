@@ -89,6 +89,41 @@ def learned_value_and_reward(agent: Any, observations: np.ndarray) -> tuple[np.n
     return qs.mean(0).cpu().numpy(), qs.std(0, correction=0).cpu().numpy(), reward.reshape(-1).cpu().numpy()
 
 
+def target_from_base(physics: Any, observation: np.ndarray) -> float:
+    """The target's distance from the arm's base, read from one state observation (joint angles, finger-to-target
+    vector, velocities): the finger is placed by the physics at those angles, the target is that vector away."""
+    with physics.reset_context():
+        physics.named.data.qpos[["shoulder", "wrist"]] = observation[:2]
+    return float(np.linalg.norm(physics.named.data.geom_xpos["finger", :2] + observation[2:4]))
+
+
+def training_episodes_by_target(run_dir: Path, physics: Any, after: int) -> list[tuple[float, float]]:
+    """(target distance from base, return) of each training episode of ``run_dir`` that ended after ``after``
+    env steps (they act with exploration: failures of the agent as it trains, ten times more than evaluations)."""
+    from agent.layout import EPISODE_DIR, EPISODE_FILE
+
+    found, end = [], 0
+    directory = run_dir / EPISODE_DIR
+    for path in sorted(p for p in directory.iterdir() if EPISODE_FILE.match(p.name)) if directory.is_dir() else []:
+        end += int(EPISODE_FILE.match(path.name).group(2))  # type: ignore[union-attr]
+        if end > after:
+            with np.load(path) as data:
+                found.append((target_from_base(physics, data["obs"][0]), float(data["reward"].sum())))
+    return found
+
+
+def by_distance_table(pairs: list[tuple[float, float]], fail_below: float, bins: int = 3) -> list[str]:
+    """Markdown rows: failed / all episodes per band of target distance over reacher's 0.05-0.20 m."""
+    edges = np.linspace(0.05, 0.20, bins + 1)
+    rows = ["| target from base (m) | episodes | failed | failed share |", "|---|---|---|---|"]
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        band = [ret for dist, ret in pairs if lo <= dist < hi or (hi == edges[-1] and dist >= hi)]
+        bad = sum(ret < fail_below for ret in band)
+        rows.append(f"| {lo:.2f}-{hi:.2f} | {len(band)} | {bad} | {bad / len(band):.0%} |" if band
+                    else f"| {lo:.2f}-{hi:.2f} | 0 | - | - |")
+    return rows
+
+
 def verdict(v_stop: float, v_target: float, v_outside: float) -> str:
     if v_target > v_stop and v_target >= v_outside:
         return "value-right"
@@ -118,9 +153,10 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
         verdict(float(value[0]), v_target, v_outside) if inside.any() else "target-unreachable")
 
 
-def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_size: int,
-                 threads: int) -> tuple[int, list[EpisodeAnatomy]]:
-    """Evaluation episodes of the checkpoint (the trainer's reset seeds) and the anatomy of each."""
+def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_size: int, threads: int,
+                 training_after: int | None) -> tuple[int, list[EpisodeAnatomy], list[tuple[float, float]]]:
+    """Evaluation episodes of the checkpoint (the trainer's reset seeds) and the anatomy of each; with
+    ``training_after``, also (target distance, return) of the run's training episodes after that step."""
     from agent.run.evaluate import EVAL_SEED_OFFSET
     from agent.run.restore import restore_run
     from agent.run.runtime import seed_everything, set_threads
@@ -135,7 +171,7 @@ def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_s
                          "reacher's physics (reacher-easy or reacher-hard)")
     grid = pose_grid(grid_size)
     rng = np.random.default_rng(seed)
-    found = []
+    found, training = [], []
     try:
         for i in range(episodes):
             obs, _ = env.reset(seed=EVAL_SEED_OFFSET + seed * 1000 + i)
@@ -155,9 +191,12 @@ def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_s
             print(f"episode {i}: return {ret:.0f}, final distance {row.final_distance:.3f} (radius "
                   f"{row.radius:.3f}), V stop {row.v_stop:.1f} / target {row.v_target_best:.1f} / outside "
                   f"{row.v_outside_best:.1f}" + (f" -> {row.verdict}" if ret < fail_below else ""), flush=True)
+        if training_after is not None:
+            run_dir = restored.checkpoint.parent.parent
+            training = training_episodes_by_target(run_dir, dmc._env.physics, training_after)
     finally:
         restored.close()
-    return restored.env_steps, found
+    return restored.env_steps, found, training
 
 
 def target_note(rows: list[EpisodeAnatomy], failed: list[EpisodeAnatomy]) -> str:
@@ -188,6 +227,11 @@ def report(data: dict[str, Any]) -> str:
             f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}", f"{r.v_outside_best:.1f}", f"{r.head_std_target:.2f}",
             f"{r.reward_inside:.2f}", f"{r.reward_outside:.2f}",
             r.verdict if r.ret < data["fail_below"] else "-"]) + " |")
+    lines += ["", "Evaluation episodes by target distance:", "",
+              *by_distance_table([(r.target_from_base, r.ret) for r in rows], data["fail_below"])]
+    if data.get("training") is not None:
+        lines += ["", f"Training episodes (with exploration) ending after {data['training_after']} env steps, "
+                  "by target distance:", "", *by_distance_table([tuple(t) for t in data["training"]], data["fail_below"])]
     return "\n".join(lines) + "\n"
 
 
@@ -199,14 +243,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-below", type=float, default=600.0, help="an episode below this return failed")
     parser.add_argument("--grid", type=int, default=48, help="poses per joint in the maps (default 48)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--training-after", type=int, default=None, metavar="STEPS",
+                        help="also count the run's training episodes ending after STEPS env steps, by target distance")
     parser.add_argument("--tag", required=True, help="results file name: reacher_failures_<tag>.{md,json}")
     args = parser.parse_args(argv)
     for value, name, least in ((args.episodes, "--episodes", 1), (args.grid, "--grid", 4), (args.threads, "--threads", 1)):
         if value < least:
             raise SystemExit(f"{name} {value}: expected at least {least}")
-    env_steps, rows = run_episodes(args.run, args.episodes, args.seed, args.fail_below, args.grid, args.threads)
+    env_steps, rows, training = run_episodes(args.run, args.episodes, args.seed, args.fail_below, args.grid,
+                                             args.threads, args.training_after)
     data = {"tag": args.tag, "checkpoint": str(args.run), "env_steps": env_steps, "seed": args.seed,
             "fail_below": args.fail_below, "grid": args.grid, "episodes": [asdict(r) for r in rows],
+            "training_after": args.training_after, "training": training if args.training_after is not None else None,
             "command": "python benchmarks/reacher_failures.py " + shlex.join(sys.argv[1:] if argv is None else argv)}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / f"reacher_failures_{args.tag}.json").write_text(json.dumps(data, indent=1) + "\n")

@@ -29,6 +29,23 @@ def test_poses_are_set_at_rest_and_the_finger_lands_inside_the_target_for_some_o
         env.close()
 
 
+def test_the_target_distance_is_read_back_from_an_observation_alone():
+    env = make_env("reacher-easy", seed=0)
+    try:
+        for seed in range(5):
+            obs, _ = env.reset(seed=seed)
+            physics = env.unwrapped._env.physics
+            true = float(np.linalg.norm(physics.named.data.geom_xpos["target", :2]))
+            assert rf.target_from_base(physics, obs) == pytest.approx(true, abs=1e-5)
+    finally:
+        env.close()
+
+
+def test_episodes_are_counted_per_band_of_target_distance():
+    rows = rf.by_distance_table([(0.06, 0.0), (0.07, 950.0), (0.12, 10.0), (0.20, 0.0)], fail_below=600)
+    assert rows[2:] == ["| 0.05-0.10 | 2 | 1 | 50% |", "| 0.10-0.15 | 1 | 1 | 100% |", "| 0.15-0.20 | 1 | 1 | 100% |"]
+
+
 @pytest.mark.parametrize("v_stop, v_target, v_outside, expected", [
     (10.0, 50.0, 40.0, "value-right"),      # the target is the best place and better than the stop
     (60.0, 50.0, 60.0, "value-elsewhere"),  # the stop is valued at least as high as the target
@@ -53,7 +70,8 @@ def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run
     from agent.run.evaluate import evaluate_restored
 
     monkeypatch.setattr(rf, "RESULTS_DIR", tmp_path)
-    assert rf.main([str(reacher_run), "--episodes", "2", "--grid", "8", "--tag", "t", "--fail-below", "1e9"]) == 0
+    assert rf.main([str(reacher_run), "--episodes", "2", "--grid", "8", "--tag", "t", "--fail-below", "1e9",
+                    "--training-after", "0"]) == 0
     data = json.loads((tmp_path / "reacher_failures_t.json").read_text())
     rows = data["episodes"]
     assert data["env_steps"] == 500 and len(rows) == 2
@@ -63,7 +81,11 @@ def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run
         assert r["verdict"] in {"value-right", "value-elsewhere", "value-flat", "target-unreachable"}
         assert r["min_distance"] <= r["final_distance"] and r["radius"] == pytest.approx(0.05 + 0.01)
         assert 0.05 - 1e-6 <= r["target_from_base"] <= 0.20 + 1e-6  # reacher draws the target's radius in [.05, .20]
+    (distance, ret), = data["training"]  # the run's one training episode (500 steps)
+    episode, = (reacher_run / "episodes").glob("*.npz")
+    assert ret == pytest.approx(float(np.load(episode)["reward"].sum())) and 0.05 - 1e-6 <= distance <= 0.20 + 1e-6
     table = (tmp_path / "reacher_failures_t.md").read_text()
+    assert "Training episodes (with exploration) ending after 0 env steps" in table
     assert data["command"] in table and "2 below 1e+09" in table and "Failed episodes' targets at" in table
 
 
