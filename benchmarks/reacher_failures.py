@@ -8,11 +8,11 @@ joints (at rest) and reads, for each pose, the true reward (finger inside the ta
 predicted reward and value V(z) = Q(z, pi(z)) (mean and spread over all Q heads). A failed episode then
 reads as one of:
 
-- ``value-elsewhere``: the best-valued pose is outside the target, and the pose where the arm stopped is valued
-  at least as high as the poses inside it: the value (and reward model) learned the wrong place for this target;
-- ``value-right``: the target's poses are valued above where the arm stopped, and above everything else: the
-  knowledge is there and planning does not get the arm to it (a local optimum, the horizon);
-- ``value-flat``: neither (the target is valued above the stop, but another pose outside is valued above both).
+- ``value-elsewhere``: the best-valued pose of the grid puts the finger more than twice the reward radius from
+  the target: the value (and reward model) learned the wrong place for this target;
+- ``value-right``: the best-valued pose is at the target and valued above where the arm stopped: the knowledge
+  is there and planning does not get the arm to it (a local optimum, the horizon);
+- ``value-flat``: the peak is at the target but the pose where the arm stopped is valued as high.
 
     python benchmarks/reacher_failures.py RUN_OR_CHECKPOINT --episodes 20 --tag reacher-easy-s2-50k
 
@@ -46,11 +46,12 @@ class EpisodeAnatomy:
     final_distance: float       # finger to target centre at the episode's end (metres)
     min_distance: float
     radius: float               # the reward radius: target size + finger size
-    target_from_base: float     # targets near the base (0.05 of reacher's 0.05-0.20) need the wrist folded near its limit
+    target_from_base: float     # reacher draws 0.05-0.20 m; near the base the wrist must fold near its limit
     final_speed: float          # |joint velocities| at the end: small = the arm stopped there
     v_stop: float               # learned V at the final pose, at rest
     v_target_best: float        # best learned V over the grid's poses with the finger inside the target
-    v_outside_best: float       # best learned V over the poses outside it
+    v_outside_best: float       # best learned V over the poses clearly away from it (finger beyond twice the radius)
+    peak_distance: float        # how far from the target the finger is at the best-valued pose of the whole grid
     head_std_target: float      # spread of the Q heads at the best target pose (how sure the value is there)
     reward_inside: float        # mean predicted reward over poses inside the target (true: 1)
     reward_outside: float       # mean predicted reward over poses outside it (true: 0)
@@ -124,12 +125,12 @@ def by_distance_table(pairs: list[tuple[float, float]], fail_below: float, bins:
     return rows
 
 
-def verdict(v_stop: float, v_target: float, v_outside: float) -> str:
-    if v_target > v_stop and v_target >= v_outside:
-        return "value-right"
-    if v_stop >= v_target:
+def verdict(v_stop: float, v_target: float, peak_distance: float, radius: float) -> str:
+    """value-elsewhere: the best-valued pose is not at the target; value-flat: it is, but the pose where the arm
+    stopped is valued as high; value-right: the target is the peak and above the stop (planning did not get there)."""
+    if peak_distance > 2 * radius:
         return "value-elsewhere"
-    return "value-flat"
+    return "value-right" if v_target > v_stop else "value-flat"
 
 
 def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[float], speed: float,
@@ -144,13 +145,16 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
     v_grid, s_grid, r_grid = value[1:], spread[1:], reward[1:]
     best_in = int(np.argmax(np.where(inside, v_grid, -np.inf))) if inside.any() else -1
     v_target = float(v_grid[best_in]) if inside.any() else float("nan")
-    v_outside = float(v_grid[~inside].max())
+    away = dist[1:] > 2 * radius
+    v_outside = float(v_grid[away].max()) if away.any() else float("nan")
+    peak_distance = float(dist[1:][int(np.argmax(v_grid))])
     return EpisodeAnatomy(
         episode, ret, distances[-1], min(distances), radius,
         float(np.linalg.norm(physics.named.data.geom_xpos["target", :2])), speed, float(value[0]), v_target, v_outside,
+        peak_distance,
         float(s_grid[best_in]) if inside.any() else float("nan"),
         float(r_grid[inside].mean()) if inside.any() else float("nan"), float(r_grid[~inside].mean()),
-        verdict(float(value[0]), v_target, v_outside) if inside.any() else "target-unreachable")
+        verdict(float(value[0]), v_target, peak_distance, radius) if inside.any() else "target-unreachable")
 
 
 def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_size: int, threads: int,
@@ -189,8 +193,9 @@ def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_s
             found.append(anatomy(agent, dmc, i, ret, distances, speed, grid))
             row = found[-1]
             print(f"episode {i}: return {ret:.0f}, final distance {row.final_distance:.3f} (radius "
-                  f"{row.radius:.3f}), V stop {row.v_stop:.1f} / target {row.v_target_best:.1f} / outside "
-                  f"{row.v_outside_best:.1f}" + (f" -> {row.verdict}" if ret < fail_below else ""), flush=True)
+                  f"{row.radius:.3f}), V stop {row.v_stop:.1f} / target {row.v_target_best:.1f} / away "
+                  f"{row.v_outside_best:.1f}, peak {row.peak_distance:.3f} from the target"
+                  + (f" -> {row.verdict}" if ret < fail_below else ""), flush=True)
         if training_after is not None:
             run_dir = restored.checkpoint.parent.parent
             training = training_episodes_by_target(run_dir, dmc._env.physics, training_after)
@@ -202,9 +207,12 @@ def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_s
 def target_note(rows: list[EpisodeAnatomy], failed: list[EpisodeAnatomy]) -> str:
     """Where the failed episodes' targets lie, beside the solved ones' (distance from the arm's base)."""
     solved = [r for r in rows if r not in failed]
-    parts = [f"{name} episodes' targets at {np.median([r.target_from_base for r in group]):.3f} m from the base "
-             f"(median; range {min(r.target_from_base for r in group):.3f}-{max(r.target_from_base for r in group):.3f})"
-             for name, group in (("Failed", failed), ("solved", solved)) if group]
+    parts = []
+    for name, group in (("Failed", failed), ("solved", solved)):
+        if group:
+            at = [r.target_from_base for r in group]
+            parts.append(f"{name} episodes' targets at {np.median(at):.3f} m from the base (median; range "
+                         f"{min(at):.3f}-{max(at):.3f})")
     return "; ".join(parts) + "." if parts else ""
 
 
@@ -213,7 +221,7 @@ def report(data: dict[str, Any]) -> str:
     failed = [r for r in rows if r.ret < data["fail_below"]]
     counts = {v: sum(r.verdict == v for r in failed) for v in sorted({r.verdict for r in failed})}
     head = ["episode", "return", "target from base", "final dist", "min dist", "end speed", "V stop", "V target (best)",
-            "V outside (best)", "Q-head std at target", "r-hat inside", "r-hat outside", "verdict"]
+            "V away (best)", "V peak's distance", "Q-head std at target", "r-hat inside", "r-hat outside", "verdict"]
     lines = [f"# Why reacher episodes fail: {data['tag']}", "", f"Command: `{data['command']}`", "",
              f"Checkpoint {data['checkpoint']} at {data['env_steps']} env steps; {len(rows)} evaluation episodes "
              f"(eval seed {data['seed']}, the trainer's reset seeds), {len(failed)} below {data['fail_below']:g}. "
@@ -223,15 +231,17 @@ def report(data: dict[str, Any]) -> str:
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join([
-            str(r.episode), f"{r.ret:.0f}", f"{r.target_from_base:.3f}", f"{r.final_distance:.3f}", f"{r.min_distance:.3f}", f"{r.final_speed:.2f}",
-            f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}", f"{r.v_outside_best:.1f}", f"{r.head_std_target:.2f}",
+            str(r.episode), f"{r.ret:.0f}", f"{r.target_from_base:.3f}", f"{r.final_distance:.3f}",
+            f"{r.min_distance:.3f}", f"{r.final_speed:.2f}", f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}",
+            f"{r.v_outside_best:.1f}", f"{r.peak_distance:.3f}", f"{r.head_std_target:.2f}",
             f"{r.reward_inside:.2f}", f"{r.reward_outside:.2f}",
             r.verdict if r.ret < data["fail_below"] else "-"]) + " |")
     lines += ["", "Evaluation episodes by target distance:", "",
               *by_distance_table([(r.target_from_base, r.ret) for r in rows], data["fail_below"])]
     if data.get("training") is not None:
+        training = [(float(d), float(r)) for d, r in data["training"]]
         lines += ["", f"Training episodes (with exploration) ending after {data['training_after']} env steps, "
-                  "by target distance:", "", *by_distance_table([tuple(t) for t in data["training"]], data["fail_below"])]
+                  "by target distance:", "", *by_distance_table(training, data["fail_below"])]
     return "\n".join(lines) + "\n"
 
 
@@ -247,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also count the run's training episodes ending after STEPS env steps, by target distance")
     parser.add_argument("--tag", required=True, help="results file name: reacher_failures_<tag>.{md,json}")
     args = parser.parse_args(argv)
-    for value, name, least in ((args.episodes, "--episodes", 1), (args.grid, "--grid", 4), (args.threads, "--threads", 1)):
+    checks = ((args.episodes, "--episodes", 1), (args.grid, "--grid", 4), (args.threads, "--threads", 1))
+    for value, name, least in checks:
         if value < least:
             raise SystemExit(f"{name} {value}: expected at least {least}")
     env_steps, rows, training = run_episodes(args.run, args.episodes, args.seed, args.fail_below, args.grid,

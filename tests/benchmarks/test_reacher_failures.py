@@ -46,13 +46,14 @@ def test_episodes_are_counted_per_band_of_target_distance():
     assert rows[2:] == ["| 0.05-0.10 | 2 | 1 | 50% |", "| 0.10-0.15 | 1 | 1 | 100% |", "| 0.15-0.20 | 1 | 1 | 100% |"]
 
 
-@pytest.mark.parametrize("v_stop, v_target, v_outside, expected", [
-    (10.0, 50.0, 40.0, "value-right"),      # the target is the best place and better than the stop
-    (60.0, 50.0, 60.0, "value-elsewhere"),  # the stop is valued at least as high as the target
-    (10.0, 50.0, 70.0, "value-flat"),       # the target beats the stop, another place beats both
+@pytest.mark.parametrize("v_stop, v_target, peak_distance, expected", [
+    (10.0, 50.0, 0.03, "value-right"),      # the peak is at the target and above the stop
+    (60.0, 50.0, 0.30, "value-elsewhere"),  # the peak is far from the target
+    (10.0, 50.0, 0.13, "value-elsewhere"),  # just beyond twice the radius (0.06) is elsewhere
+    (50.0, 50.0, 0.05, "value-flat"),       # the peak is at the target, but the stop is valued as high
 ])
-def test_a_failure_is_told_by_where_the_learned_value_points(v_stop, v_target, v_outside, expected):
-    assert rf.verdict(v_stop, v_target, v_outside) == expected
+def test_a_failure_is_told_by_where_the_learned_value_points(v_stop, v_target, peak_distance, expected):
+    assert rf.verdict(v_stop, v_target, peak_distance, radius=0.06) == expected
 
 
 @pytest.fixture(scope="module")
