@@ -16,7 +16,8 @@ reads as one of:
 
     python benchmarks/reacher_failures.py RUN_OR_CHECKPOINT --episodes 20 --tag reacher-easy-s2-50k
 
-Writes ``benchmarks/results/reacher_failures_<tag>.{md,json}`` with the command.
+Writes ``benchmarks/results/reacher_failures_<tag>.{md,json}`` with the command, and the maps of each failed
+episode as ``reacher_failures_<tag>/episode_NN.png``.
 """
 
 from __future__ import annotations
@@ -134,8 +135,9 @@ def verdict(v_stop: float, v_target: float, peak_distance: float, radius: float)
 
 
 def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[float], speed: float,
-            grid: np.ndarray) -> EpisodeAnatomy:
-    """The learned maps of this episode's target (the env is at the episode's last state)."""
+            grid: np.ndarray) -> tuple[EpisodeAnatomy, dict[str, np.ndarray]]:
+    """The learned maps of this episode's target (the env is at the episode's last state): the figures, and the
+    maps themselves over ``grid`` (value, predicted reward, finger-to-target distance)."""
     physics = dmc._env.physics
     radius = float(physics.named.model.geom_size["target", 0] + physics.named.model.geom_size["finger", 0])
     stop_pose = physics.named.data.qpos[["shoulder", "wrist"]].copy()
@@ -148,17 +150,47 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
     away = dist[1:] > 2 * radius
     v_outside = float(v_grid[away].max()) if away.any() else float("nan")
     peak_distance = float(dist[1:][int(np.argmax(v_grid))])
-    return EpisodeAnatomy(
+    row = EpisodeAnatomy(
         episode, ret, distances[-1], min(distances), radius,
         float(np.linalg.norm(physics.named.data.geom_xpos["target", :2])), speed, float(value[0]), v_target, v_outside,
         peak_distance,
         float(s_grid[best_in]) if inside.any() else float("nan"),
         float(r_grid[inside].mean()) if inside.any() else float("nan"), float(r_grid[~inside].mean()),
         verdict(float(value[0]), v_target, peak_distance, radius) if inside.any() else "target-unreachable")
+    return row, {"value": v_grid, "reward": r_grid, "distance": dist[1:]}
+
+
+def plot_maps(path: Path, row: EpisodeAnatomy, maps: dict[str, np.ndarray], size: int, poses: np.ndarray) -> None:
+    """Learned V and predicted reward over the (shoulder, wrist) grid, the target's poses outlined, the episode's
+    path of poses over them (white dots, from the large white one) and where it ended (red)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    extent = (-np.pi, np.pi, -WRIST_LIMIT, WRIST_LIMIT)
+    shoulder = (poses[:, 0] + np.pi) % (2 * np.pi) - np.pi  # the shoulder turns freely: wrap onto the grid's turn
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+    for ax, key, name in zip(axes, ("value", "reward"), ("learned V", "predicted reward")):
+        image = ax.imshow(maps[key].reshape(size, size).T, origin="lower", extent=extent, aspect="auto", cmap="viridis")
+        ax.contour(maps["distance"].reshape(size, size).T, levels=[row.radius], colors="red", extent=extent)
+        ax.plot(shoulder, poses[:, 1], ".", color="white", markersize=1.5)
+        ax.plot(shoulder[0], poses[0, 1], "o", color="white", markersize=6)
+        ax.plot(shoulder[-1], poses[-1, 1], "o", color="red", markersize=6)
+        # the wrist's limit is soft: pushed against it, the arm goes a little past the grid, and must still show
+        ax.set_ylim(min(-WRIST_LIMIT, poses[:, 1].min()) - 0.05, max(WRIST_LIMIT, poses[:, 1].max()) + 0.05)
+        ax.set(xlabel="shoulder (rad)", ylabel="wrist (rad)", title=name)
+        fig.colorbar(image, ax=ax)
+    fig.suptitle(f"episode {row.episode}: return {row.ret:.0f}, target {row.target_from_base:.3f} m from the base, "
+                 f"verdict {row.verdict} (target poses outlined in red)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_size: int, threads: int,
-                 training_after: int | None) -> tuple[int, list[EpisodeAnatomy], list[tuple[float, float]]]:
+                 training_after: int | None,
+                 maps_dir: Path | None = None) -> tuple[int, list[EpisodeAnatomy], list[tuple[float, float]]]:
     """Evaluation episodes of the checkpoint (the trainer's reset seeds) and the anatomy of each; with
     ``training_after``, also (target distance, return) of the run's training episodes after that step."""
     from agent.run.evaluate import EVAL_SEED_OFFSET
@@ -183,15 +215,18 @@ def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_s
                 raise SystemExit(f"{path}: its observations are not reacher's state vector (a pixel run?); "
                                  "this diagnosis maps poses of state runs")
             agent.reset()
-            ret, done, distances = 0.0, False, []
+            ret, done, distances, poses = 0.0, False, [], [obs[:2]]
             while not done:
                 obs, reward, terminated, truncated, _ = env.step(agent.act(obs, explore=False, rng=rng))
                 ret += float(reward)
                 distances.append(float(dmc._env.physics.finger_to_target_dist()))
+                poses.append(obs[:2])
                 done = terminated or truncated
             speed = float(np.linalg.norm(dmc._env.physics.named.data.qvel[["shoulder", "wrist"]]))
-            found.append(anatomy(agent, dmc, i, ret, distances, speed, grid))
-            row = found[-1]
+            row, maps = anatomy(agent, dmc, i, ret, distances, speed, grid)
+            found.append(row)
+            if maps_dir is not None and ret < fail_below:
+                plot_maps(maps_dir / f"episode_{i:02d}.png", row, maps, grid_size, np.stack(poses))
             print(f"episode {i}: return {ret:.0f}, final distance {row.final_distance:.3f} (radius "
                   f"{row.radius:.3f}), V stop {row.v_stop:.1f} / target {row.v_target_best:.1f} / away "
                   f"{row.v_outside_best:.1f}, peak {row.peak_distance:.3f} from the target"
@@ -261,8 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     for value, name, least in checks:
         if value < least:
             raise SystemExit(f"{name} {value}: expected at least {least}")
+    maps_dir = RESULTS_DIR / f"reacher_failures_{args.tag}"
     env_steps, rows, training = run_episodes(args.run, args.episodes, args.seed, args.fail_below, args.grid,
-                                             args.threads, args.training_after)
+                                             args.threads, args.training_after, maps_dir)
     data = {"tag": args.tag, "checkpoint": str(args.run), "env_steps": env_steps, "seed": args.seed,
             "fail_below": args.fail_below, "grid": args.grid, "episodes": [asdict(r) for r in rows],
             "training_after": args.training_after, "training": training if args.training_after is not None else None,

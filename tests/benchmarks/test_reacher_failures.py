@@ -87,6 +87,8 @@ def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run
     assert ret == pytest.approx(float(np.load(episode)["reward"].sum())) and 0.05 - 1e-6 <= distance <= 0.20 + 1e-6
     table = (tmp_path / "reacher_failures_t.md").read_text()
     assert "Training episodes (with exploration) ending after 0 env steps" in table
+    maps = sorted(p.name for p in (tmp_path / "reacher_failures_t").iterdir())
+    assert maps == ["episode_00.png", "episode_01.png"]  # one figure per failed episode
     assert data["command"] in table and "2 below 1e+09" in table and "Failed episodes' targets at" in table
 
 
