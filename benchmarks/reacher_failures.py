@@ -2,19 +2,23 @@
 
 Issue 27's failing seeds miss the target in half of their evaluation episodes, and no planner setting
 (prior, margin, pessimism, horizon, trust region) rescues them (``plan_variants.py``). This asks the learned
-parts instead. For each evaluation episode (the trainer's reset seeds, no exploration) it records where the
-finger ends; then, with that episode's target in place, it sets the arm to every pose of a grid over the two
-joints (at rest) and reads, for each pose, the true reward (finger inside the target: 1) beside the model's
-predicted reward and value V(z) = Q(z, pi(z)) (mean and spread over all Q heads). A failed episode then
+parts instead. For each evaluation episode (no exploration; ``--seed S`` gives the reset seeds of
+the trainer's evaluations of a run trained with ``--seed S``) it records where the finger ends; then, with that
+episode's target in place, it sets the arm to every pose of a grid over the two joints (at rest) and reads, for
+each pose, the true reward (finger inside the target: 1 per physics step, 2 per decision at action repeat 2) beside
+the model's predicted reward and value V(z) = Q(z, pi(z)) (mean and spread over all Q heads). A failed episode then
 reads as one of:
 
+- ``believed-solved``: the model's reward summed along the episode's real states and actions clears the failure
+  threshold: the reward model credits where the arm was (typically a finger parked millimetres outside the
+  target's radius), so nothing in planning could see the failure;
 - ``value-elsewhere``: the best-valued pose of the grid puts the finger more than twice the reward radius from
   the target: the value (and reward model) learned the wrong place for this target;
 - ``value-right``: the best-valued pose is at the target and valued above where the arm stopped: the knowledge
   is there and planning does not get the arm to it (a local optimum, the horizon);
 - ``value-flat``: the peak is at the target but the pose where the arm stopped is valued as high.
 
-    python benchmarks/reacher_failures.py RUN_OR_CHECKPOINT --episodes 20 --tag reacher-easy-s2-50k
+    python benchmarks/reacher_failures.py RUN_OR_CHECKPOINT --seed 2 --episodes 20 --tag reacher-easy-s2-50k
 
 Writes ``benchmarks/results/reacher_failures_<tag>.{md,json}`` with the command, and the maps of each failed
 episode as ``reacher_failures_<tag>/episode_NN.png``.
@@ -49,6 +53,9 @@ class EpisodeAnatomy:
     radius: float               # the reward radius: target size + finger size
     target_from_base: float     # reacher draws 0.05-0.20 m; near the base the wrist must fold near its limit
     final_speed: float          # |joint velocities| at the end: small = the arm stopped there
+    stop_wrist: float           # the wrist's angle at the end (its soft limit is +-2.79 rad)
+    predicted_return: float     # the model's reward summed along the episode's real states and actions
+    reward_stop: float          # predicted reward at the end pose (at rest, the prior's mean action): true is 0 or 2
     v_stop: float               # learned V at the final pose, at rest
     v_target_best: float        # best learned V over the grid's poses with the finger inside the target
     v_outside_best: float       # best learned V over the poses clearly away from it (finger beyond twice the radius)
@@ -126,16 +133,28 @@ def by_distance_table(pairs: list[tuple[float, float]], fail_below: float, bins:
     return rows
 
 
-def verdict(v_stop: float, v_target: float, peak_distance: float, radius: float) -> str:
-    """value-elsewhere: the best-valued pose is not at the target; value-flat: it is, but the pose where the arm
+@torch.no_grad()
+def predicted_return(agent: Any, observations: np.ndarray, actions: np.ndarray) -> float:
+    """The model's reward summed over a real episode: each real state encoded, with the action really taken."""
+    z = agent.world_model.initial_latent(torch.as_tensor(observations, device=agent.device))
+    _, reward = agent.world_model.next_latent_and_reward(z, torch.as_tensor(actions, device=agent.device))
+    return float(reward.sum())
+
+
+def verdict(believed: float, fail_below: float, v_stop: float, v_target: float, peak_distance: float,
+            radius: float) -> str:
+    """believed-solved: the model's reward along the real path says the episode succeeded (it did not); else
+    value-elsewhere: the best-valued pose is not at the target; value-flat: it is, but the pose where the arm
     stopped is valued as high; value-right: the target is the peak and above the stop (planning did not get there)."""
+    if believed >= fail_below:
+        return "believed-solved"
     if peak_distance > 2 * radius:
         return "value-elsewhere"
     return "value-right" if v_target > v_stop else "value-flat"
 
 
 def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[float], speed: float,
-            grid: np.ndarray) -> tuple[EpisodeAnatomy, dict[str, np.ndarray]]:
+            believed: float, fail_below: float, grid: np.ndarray) -> tuple[EpisodeAnatomy, dict[str, np.ndarray]]:
     """The learned maps of this episode's target (the env is at the episode's last state): the figures, and the
     maps themselves over ``grid`` (value, predicted reward, finger-to-target distance)."""
     physics = dmc._env.physics
@@ -152,11 +171,13 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
     peak_distance = float(dist[1:][int(np.argmax(v_grid))])
     row = EpisodeAnatomy(
         episode, ret, distances[-1], min(distances), radius,
-        float(np.linalg.norm(physics.named.data.geom_xpos["target", :2])), speed, float(value[0]), v_target, v_outside,
+        float(np.linalg.norm(physics.named.data.geom_xpos["target", :2])), speed, float(stop_pose[1]), believed,
+        float(reward[0]), float(value[0]), v_target, v_outside,
         peak_distance,
         float(s_grid[best_in]) if inside.any() else float("nan"),
         float(r_grid[inside].mean()) if inside.any() else float("nan"), float(r_grid[~inside].mean()),
-        verdict(float(value[0]), v_target, peak_distance, radius) if inside.any() else "target-unreachable")
+        verdict(believed, fail_below, float(value[0]), v_target, peak_distance, radius) if inside.any()
+        else "target-unreachable")
     return row, {"value": v_grid, "reward": r_grid, "distance": dist[1:]}
 
 
@@ -215,20 +236,23 @@ def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_s
                 raise SystemExit(f"{path}: its observations are not reacher's state vector (a pixel run?); "
                                  "this diagnosis maps poses of state runs")
             agent.reset()
-            ret, done, distances, poses = 0.0, False, [], [obs[:2]]
+            ret, done, distances, observations, actions = 0.0, False, [], [obs], []
             while not done:
-                obs, reward, terminated, truncated, _ = env.step(agent.act(obs, explore=False, rng=rng))
+                actions.append(agent.act(obs, explore=False, rng=rng))
+                obs, reward, terminated, truncated, _ = env.step(actions[-1])
+                observations.append(obs)
                 ret += float(reward)
                 distances.append(float(dmc._env.physics.finger_to_target_dist()))
-                poses.append(obs[:2])
                 done = terminated or truncated
             speed = float(np.linalg.norm(dmc._env.physics.named.data.qvel[["shoulder", "wrist"]]))
-            row, maps = anatomy(agent, dmc, i, ret, distances, speed, grid)
+            believed = predicted_return(agent, np.stack(observations[:-1]), np.stack(actions))
+            row, maps = anatomy(agent, dmc, i, ret, distances, speed, believed, fail_below, grid)
             found.append(row)
             if maps_dir is not None and ret < fail_below:
-                plot_maps(maps_dir / f"episode_{i:02d}.png", row, maps, grid_size, np.stack(poses))
-            print(f"episode {i}: return {ret:.0f}, final distance {row.final_distance:.3f} (radius "
-                  f"{row.radius:.3f}), V stop {row.v_stop:.1f} / target {row.v_target_best:.1f} / away "
+                plot_maps(maps_dir / f"episode_{i:02d}.png", row, maps, grid_size, np.stack(observations)[:, :2])
+            print(f"episode {i}: return {ret:.0f} (model's {believed:.0f}), final distance {row.final_distance:.3f} "
+                  f"(radius {row.radius:.3f}), wrist {row.stop_wrist:.2f}, V stop {row.v_stop:.1f} / target "
+                  f"{row.v_target_best:.1f} / away "
                   f"{row.v_outside_best:.1f}, peak {row.peak_distance:.3f} from the target"
                   + (f" -> {row.verdict}" if ret < fail_below else ""), flush=True)
         if training_after is not None:
@@ -255,19 +279,21 @@ def report(data: dict[str, Any]) -> str:
     rows = [EpisodeAnatomy(**r) for r in data["episodes"]]
     failed = [r for r in rows if r.ret < data["fail_below"]]
     counts = {v: sum(r.verdict == v for r in failed) for v in sorted({r.verdict for r in failed})}
-    head = ["episode", "return", "target from base", "final dist", "min dist", "end speed", "V stop", "V target (best)",
+    head = ["episode", "return", "model's return", "target from base", "final dist", "min dist", "end speed",
+            "end wrist", "r-hat at end", "V stop", "V target (best)",
             "V away (best)", "V peak's distance", "Q-head std at target", "r-hat inside", "r-hat outside", "verdict"]
     lines = [f"# Why reacher episodes fail: {data['tag']}", "", f"Command: `{data['command']}`", "",
              f"Checkpoint {data['checkpoint']} at {data['env_steps']} env steps; {len(rows)} evaluation episodes "
-             f"(eval seed {data['seed']}, the trainer's reset seeds), {len(failed)} below {data['fail_below']:g}. "
+             f"(eval seed {data['seed']}), {len(failed)} below {data['fail_below']:g}. "
              f"Maps over a {data['grid']}x{data['grid']} grid of arm poses at rest, this episode's target in place; "
              "V = Q(z, mean prior action), mean over all heads. Verdicts of the failed episodes: "
              + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none") + ". " + target_note(rows, failed), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join([
-            str(r.episode), f"{r.ret:.0f}", f"{r.target_from_base:.3f}", f"{r.final_distance:.3f}",
-            f"{r.min_distance:.3f}", f"{r.final_speed:.2f}", f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}",
+            str(r.episode), f"{r.ret:.0f}", f"{r.predicted_return:.0f}", f"{r.target_from_base:.3f}",
+            f"{r.final_distance:.3f}", f"{r.min_distance:.3f}", f"{r.final_speed:.2f}", f"{r.stop_wrist:.2f}",
+            f"{r.reward_stop:.2f}", f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}",
             f"{r.v_outside_best:.1f}", f"{r.peak_distance:.3f}", f"{r.head_std_target:.2f}",
             f"{r.reward_inside:.2f}", f"{r.reward_outside:.2f}",
             r.verdict if r.ret < data["fail_below"] else "-"]) + " |")
@@ -284,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="a reacher run directory (newest checkpoint) or checkpoint file")
     parser.add_argument("--episodes", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0, help="evaluation seed (the reset seeds of the episodes)")
+    parser.add_argument("--seed", type=int, default=0, help="evaluation seed (the reset seeds of the episodes; the "
+                        "trainer evaluates a run with its own --seed)")
     parser.add_argument("--fail-below", type=float, default=600.0, help="an episode below this return failed")
     parser.add_argument("--grid", type=int, default=48, help="poses per joint in the maps (default 48)")
     parser.add_argument("--threads", type=int, default=1)

@@ -46,14 +46,16 @@ def test_episodes_are_counted_per_band_of_target_distance():
     assert rows[2:] == ["| 0.05-0.10 | 2 | 1 | 50% |", "| 0.10-0.15 | 1 | 1 | 100% |", "| 0.15-0.20 | 1 | 1 | 100% |"]
 
 
-@pytest.mark.parametrize("v_stop, v_target, peak_distance, expected", [
-    (10.0, 50.0, 0.03, "value-right"),      # the peak is at the target and above the stop
-    (60.0, 50.0, 0.30, "value-elsewhere"),  # the peak is far from the target
-    (10.0, 50.0, 0.13, "value-elsewhere"),  # just beyond twice the radius (0.06) is elsewhere
-    (50.0, 50.0, 0.05, "value-flat"),       # the peak is at the target, but the stop is valued as high
+@pytest.mark.parametrize("believed, v_stop, v_target, peak_distance, expected", [
+    (900.0, 60.0, 50.0, 0.30, "believed-solved"),  # the model's reward along the path says it succeeded
+    (0.0, 10.0, 50.0, 0.03, "value-right"),        # the peak is at the target and above the stop
+    (0.0, 60.0, 50.0, 0.30, "value-elsewhere"),    # the peak is far from the target
+    (0.0, 10.0, 50.0, 0.13, "value-elsewhere"),    # just beyond twice the radius (0.06) is elsewhere
+    (0.0, 50.0, 50.0, 0.05, "value-flat"),         # the peak is at the target, but the stop is valued as high
 ])
-def test_a_failure_is_told_by_where_the_learned_value_points(v_stop, v_target, peak_distance, expected):
-    assert rf.verdict(v_stop, v_target, peak_distance, radius=0.06) == expected
+def test_a_failure_is_told_by_what_the_model_believed_and_where_its_value_points(believed, v_stop, v_target,
+                                                                                  peak_distance, expected):
+    assert rf.verdict(believed, 600.0, v_stop, v_target, peak_distance, radius=0.06) == expected
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +80,9 @@ def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run
     assert data["env_steps"] == 500 and len(rows) == 2
     done = evaluate_restored(reacher_run, 2, 0, "cpu", with_llm=False, threads=1)
     assert [r["ret"] for r in rows] == pytest.approx(done.result.returns)
+    assert all(np.isfinite(r["predicted_return"]) for r in rows)
     for r in rows:  # every episode failed (--fail-below 1e9), so each has a verdict from its maps
-        assert r["verdict"] in {"value-right", "value-elsewhere", "value-flat", "target-unreachable"}
+        assert r["verdict"] in {"believed-solved", "value-right", "value-elsewhere", "value-flat", "target-unreachable"}
         assert r["min_distance"] <= r["final_distance"] and r["radius"] == pytest.approx(0.05 + 0.01)
         assert 0.05 - 1e-6 <= r["target_from_base"] <= 0.20 + 1e-6  # reacher draws the target's radius in [.05, .20]
     (distance, ret), = data["training"]  # the run's one training episode (500 steps)
