@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 
+RIM = 0.01  # metres just outside the reward radius: where a blurred reward boundary credits a miss
 WRIST_LIMIT = np.deg2rad(160.0)  # reacher.xml: the wrist joint's range is +-160 degrees, the shoulder turns freely
 
 
@@ -63,6 +64,7 @@ class EpisodeAnatomy:
     head_std_target: float      # spread of the Q heads at the best target pose (how sure the value is there)
     reward_inside: float        # mean predicted reward over poses inside the target (true: 1)
     reward_outside: float       # mean predicted reward over poses outside it (true: 0)
+    reward_rim: float           # mean predicted reward over poses within 1 cm outside the radius (true: 0)
     verdict: str
 
 
@@ -167,6 +169,7 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
     best_in = int(np.argmax(np.where(inside, v_grid, -np.inf))) if inside.any() else -1
     v_target = float(v_grid[best_in]) if inside.any() else float("nan")
     away = dist[1:] > 2 * radius
+    rim = (dist[1:] > radius) & (dist[1:] <= radius + RIM)
     v_outside = float(v_grid[away].max()) if away.any() else float("nan")
     peak_distance = float(dist[1:][int(np.argmax(v_grid))])
     row = EpisodeAnatomy(
@@ -176,6 +179,7 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
         peak_distance,
         float(s_grid[best_in]) if inside.any() else float("nan"),
         float(r_grid[inside].mean()) if inside.any() else float("nan"), float(r_grid[~inside].mean()),
+        float(r_grid[rim].mean()) if rim.any() else float("nan"),
         verdict(believed, fail_below, float(value[0]), v_target, peak_distance, radius) if inside.any()
         else "target-unreachable")
     return row, {"value": v_grid, "reward": r_grid, "distance": dist[1:]}
@@ -281,7 +285,8 @@ def report(data: dict[str, Any]) -> str:
     counts = {v: sum(r.verdict == v for r in failed) for v in sorted({r.verdict for r in failed})}
     head = ["episode", "return", "model's return", "target from base", "final dist", "min dist", "end speed",
             "end wrist", "r-hat at end", "V stop", "V target (best)",
-            "V away (best)", "V peak's distance", "Q-head std at target", "r-hat inside", "r-hat outside", "verdict"]
+            "V away (best)", "V peak's distance", "Q-head std at target", "r-hat inside", "r-hat outside",
+            "r-hat 1 cm outside", "verdict"]
     lines = [f"# Why reacher episodes fail: {data['tag']}", "", f"Command: `{data['command']}`", "",
              f"Checkpoint {data['checkpoint']} at {data['env_steps']} env steps; {len(rows)} evaluation episodes "
              f"(eval seed {data['seed']}), {len(failed)} below {data['fail_below']:g}. "
@@ -295,7 +300,7 @@ def report(data: dict[str, Any]) -> str:
             f"{r.final_distance:.3f}", f"{r.min_distance:.3f}", f"{r.final_speed:.2f}", f"{r.stop_wrist:.2f}",
             f"{r.reward_stop:.2f}", f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}",
             f"{r.v_outside_best:.1f}", f"{r.peak_distance:.3f}", f"{r.head_std_target:.2f}",
-            f"{r.reward_inside:.2f}", f"{r.reward_outside:.2f}",
+            f"{r.reward_inside:.2f}", f"{r.reward_outside:.2f}", f"{r.reward_rim:.2f}",
             r.verdict if r.ret < data["fail_below"] else "-"]) + " |")
     lines += ["", "Evaluation episodes by target distance:", "",
               *by_distance_table([(r.target_from_base, r.ret) for r in rows], data["fail_below"])]
@@ -313,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="evaluation seed (the reset seeds of the episodes; the "
                         "trainer evaluates a run with its own --seed)")
     parser.add_argument("--fail-below", type=float, default=600.0, help="an episode below this return failed")
-    parser.add_argument("--grid", type=int, default=48, help="poses per joint in the maps (default 48)")
+    parser.add_argument("--grid", type=int, default=96, help="poses per joint in the maps (default 96)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--training-after", type=int, default=None, metavar="STEPS",
                         help="also count the run's training episodes ending after STEPS env steps, by target distance")
