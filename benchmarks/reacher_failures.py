@@ -57,6 +57,9 @@ class EpisodeAnatomy:
     stop_wrist: float           # the wrist's angle at the end (its soft limit is +-2.79 rad)
     predicted_return: float     # the model's reward summed along the episode's real states and actions
     reward_stop: float          # predicted reward at the end pose (at rest, the prior's mean action): true is 0 or 2
+    rollout_reward_bias: float  # imagined minus real reward over the planner's horizon, from each real state with the
+                                # real next actions (mean over the episode): > 0 = the model's rollouts over-promise
+    rollout_finger_error: float  # |imagined - real| finger-to-target distance at the horizon's end (metres, mean)
     v_stop: float               # learned V at the final pose, at rest
     v_target_best: float        # best learned V over the grid's poses with the finger inside the target
     v_outside_best: float       # best learned V over the poses clearly away from it (finger beyond twice the radius)
@@ -143,6 +146,26 @@ def predicted_return(agent: Any, observations: np.ndarray, actions: np.ndarray) 
     return float(reward.sum())
 
 
+@torch.no_grad()
+def rollout_errors(agent: Any, observations: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                   horizon: int) -> tuple[float, float]:
+    """(mean imagined - real reward over ``horizon`` decisions, mean |imagined - real| finger-to-target distance at
+    the end), over every window of the real episode: the model rolled open-loop from each real state with the
+    actions really taken next, as the planner rolls its candidates. The distance is decoded from the latent."""
+    starts = len(actions) - horizon + 1
+    device = agent.device
+    z = agent.world_model.initial_latent(torch.as_tensor(observations[:starts], device=device))
+    imagined = torch.zeros(starts, device=device)
+    for k in range(horizon):
+        z, reward = agent.world_model.next_latent_and_reward(z, torch.as_tensor(actions[k:k + starts], device=device))
+        imagined += reward.reshape(-1).float()
+    real = np.lib.stride_tricks.sliding_window_view(rewards, horizon).sum(1)
+    decoded = agent.world_model.decode_observation(z).float().cpu().numpy()
+    finger = np.linalg.norm(decoded[:, 2:4], axis=1)
+    true_finger = np.linalg.norm(observations[horizon:horizon + starts, 2:4], axis=1)
+    return float(np.mean(imagined.cpu().numpy() - real)), float(np.mean(np.abs(finger - true_finger)))
+
+
 def verdict(believed: float, fail_below: float, v_stop: float, v_target: float, peak_distance: float,
             radius: float) -> str:
     """believed-solved: the model's reward along the real path says the episode succeeded (it did not); else
@@ -156,7 +179,8 @@ def verdict(believed: float, fail_below: float, v_stop: float, v_target: float, 
 
 
 def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[float], speed: float,
-            believed: float, fail_below: float, grid: np.ndarray) -> tuple[EpisodeAnatomy, dict[str, np.ndarray]]:
+            believed: float, errors: tuple[float, float], fail_below: float,
+            grid: np.ndarray) -> tuple[EpisodeAnatomy, dict[str, np.ndarray]]:
     """The learned maps of this episode's target (the env is at the episode's last state): the figures, and the
     maps themselves over ``grid`` (value, predicted reward, finger-to-target distance)."""
     physics = dmc._env.physics
@@ -175,7 +199,7 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
     row = EpisodeAnatomy(
         episode, ret, distances[-1], min(distances), radius,
         float(np.linalg.norm(physics.named.data.geom_xpos["target", :2])), speed, float(stop_pose[1]), believed,
-        float(reward[0]), float(value[0]), v_target, v_outside,
+        float(reward[0]), *errors, float(value[0]), v_target, v_outside,
         peak_distance,
         float(s_grid[best_in]) if inside.any() else float("nan"),
         float(r_grid[inside].mean()) if inside.any() else float("nan"), float(r_grid[~inside].mean()),
@@ -240,17 +264,20 @@ def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_s
                 raise SystemExit(f"{path}: its observations are not reacher's state vector (a pixel run?); "
                                  "this diagnosis maps poses of state runs")
             agent.reset()
-            ret, done, distances, observations, actions = 0.0, False, [], [obs], []
+            ret, done, distances, observations, actions, rewards = 0.0, False, [], [obs], [], []
             while not done:
                 actions.append(agent.act(obs, explore=False, rng=rng))
                 obs, reward, terminated, truncated, _ = env.step(actions[-1])
                 observations.append(obs)
                 ret += float(reward)
+                rewards.append(float(reward))
                 distances.append(float(dmc._env.physics.finger_to_target_dist()))
                 done = terminated or truncated
             speed = float(np.linalg.norm(dmc._env.physics.named.data.qvel[["shoulder", "wrist"]]))
             believed = predicted_return(agent, np.stack(observations[:-1]), np.stack(actions))
-            row, maps = anatomy(agent, dmc, i, ret, distances, speed, believed, fail_below, grid)
+            errors = rollout_errors(agent, np.stack(observations), np.stack(actions), np.asarray(rewards),
+                                    restored.config.plan.plan_horizon)
+            row, maps = anatomy(agent, dmc, i, ret, distances, speed, believed, errors, fail_below, grid)
             found.append(row)
             if maps_dir is not None and ret < fail_below:
                 plot_maps(maps_dir / f"episode_{i:02d}.png", row, maps, grid_size, np.stack(observations)[:, :2])
@@ -279,27 +306,39 @@ def target_note(rows: list[EpisodeAnatomy], failed: list[EpisodeAnatomy]) -> str
     return "; ".join(parts) + "." if parts else ""
 
 
+def rollout_note(rows: list[EpisodeAnatomy], failed: list[EpisodeAnatomy]) -> str:
+    """How well the model's open-loop rollouts over the planning horizon track the real path, failed vs solved."""
+    solved = [r for r in rows if r not in failed]
+    parts = [f"{name} {100 * np.mean([r.rollout_finger_error for r in group]):.1f} cm "
+             f"(reward bias {np.mean([r.rollout_reward_bias for r in group]):+.2f})"
+             for name, group in (("failed episodes", failed), ("solved", solved)) if group]
+    return ("Model rollouts over the planning horizon from each real state with the real actions misplace the finger "
+            "by " + ", ".join(parts) + ".") if parts else ""
+
+
 def report(data: dict[str, Any]) -> str:
     rows = [EpisodeAnatomy(**r) for r in data["episodes"]]
     failed = [r for r in rows if r.ret < data["fail_below"]]
     counts = {v: sum(r.verdict == v for r in failed) for v in sorted({r.verdict for r in failed})}
     head = ["episode", "return", "model's return", "target from base", "final dist", "min dist", "end speed",
-            "end wrist", "r-hat at end", "V stop", "V target (best)",
-            "V away (best)", "V peak's distance", "Q-head std at target", "r-hat inside", "r-hat outside",
-            "r-hat 1 cm outside", "verdict"]
+            "end wrist", "r-hat at end", "rollout reward bias", "rollout finger error (cm)", "V stop",
+            "V target (best)", "V away (best)", "V peak's distance", "Q-head std at target", "r-hat inside",
+            "r-hat outside", "r-hat 1 cm outside", "verdict"]
     lines = [f"# Why reacher episodes fail: {data['tag']}", "", f"Command: `{data['command']}`", "",
              f"Checkpoint {data['checkpoint']} at {data['env_steps']} env steps; {len(rows)} evaluation episodes "
              f"(eval seed {data['seed']}), {len(failed)} below {data['fail_below']:g}. "
              f"Maps over a {data['grid']}x{data['grid']} grid of arm poses at rest, this episode's target in place; "
              "V = Q(z, mean prior action), mean over all heads. Verdicts of the failed episodes: "
-             + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none") + ". " + target_note(rows, failed), "",
+             + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none") + ". " + target_note(rows, failed)
+             + " " + rollout_note(rows, failed), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join([
             str(r.episode), f"{r.ret:.0f}", f"{r.predicted_return:.0f}", f"{r.target_from_base:.3f}",
             f"{r.final_distance:.3f}", f"{r.min_distance:.3f}", f"{r.final_speed:.2f}", f"{r.stop_wrist:.2f}",
-            f"{r.reward_stop:.2f}", f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}",
-            f"{r.v_outside_best:.1f}", f"{r.peak_distance:.3f}", f"{r.head_std_target:.2f}",
+            f"{r.reward_stop:.2f}", f"{r.rollout_reward_bias:+.2f}", f"{100 * r.rollout_finger_error:.1f}",
+            f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}", f"{r.v_outside_best:.1f}", f"{r.peak_distance:.3f}",
+            f"{r.head_std_target:.2f}",
             f"{r.reward_inside:.2f}", f"{r.reward_outside:.2f}", f"{r.reward_rim:.2f}",
             r.verdict if r.ret < data["fail_below"] else "-"]) + " |")
     lines += ["", "Evaluation episodes by target distance:", "",

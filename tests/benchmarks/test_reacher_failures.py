@@ -101,3 +101,29 @@ def test_a_run_of_another_env_is_refused_in_one_line(robot_run, tmp_path, monkey
         rf.main([str(robot_run), "--episodes", "1", "--tag", "x"])
     with pytest.raises(SystemExit, match="--grid 2: expected at least 4"):
         rf.main([str(robot_run), "--grid", "2", "--tag", "x"])
+
+
+def test_one_step_rollouts_agree_with_the_model_return_along_the_path(reacher_run):
+    """rollout_errors at horizon 1 is the model's reward on each real (state, action) minus the real reward."""
+    from agent.run.restore import restore_run
+
+    restored = restore_run(reacher_run, rf.torch.device("cpu"), with_llm=False)
+    try:
+        env, agent = restored.env, restored.agent
+        obs, _ = env.reset(seed=5)
+        observations, actions, rewards = [obs], [], []
+        rng = np.random.default_rng(0)
+        for _ in range(40):
+            actions.append(agent.act(obs, explore=False, rng=rng))
+            obs, reward, *_ = env.step(actions[-1])
+            observations.append(obs)
+            rewards.append(reward)
+        observations, actions, rewards = np.stack(observations), np.stack(actions), np.asarray(rewards)
+        bias, finger = rf.rollout_errors(agent, observations, actions, rewards, horizon=1)
+        believed = rf.predicted_return(agent, observations[:-1], actions)
+        assert bias == pytest.approx((believed - rewards.sum()) / 40, abs=1e-4)
+        assert 0.0 <= finger < 1.0  # metres: decoded from the latent, no farther off than the workspace allows
+        bias3, _ = rf.rollout_errors(agent, observations, actions, rewards, horizon=3)
+        assert np.isfinite(bias3)
+    finally:
+        restored.close()
