@@ -14,8 +14,10 @@ reads as one of:
   target's radius), so nothing in planning could see the failure;
 - ``value-elsewhere``: the best-valued pose of the grid puts the finger more than twice the reward radius from
   the target: the value (and reward model) learned the wrong place for this target;
-- ``value-right``: the best-valued pose is at the target and valued above where the arm stopped: the knowledge
-  is there and planning does not get the arm to it (a local optimum, the horizon);
+- ``local-optimum``: the best-valued pose is at the target, but no pose within 0.3 rad of where the arm stopped is
+  valued higher than it: the learned value has a second, lower hill there, which a short look-ahead cannot leave;
+- ``value-right``: the best-valued pose is at the target and the value rises from where the arm stopped: the
+  knowledge is there and planning does not follow it;
 - ``value-flat``: the peak is at the target but the pose where the arm stopped is valued as high.
 
     python benchmarks/reacher_failures.py RUN_OR_CHECKPOINT --seed 2 --episodes 20 --tag reacher-easy-s2-50k
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 
+LOCAL_REACH = 0.3  # radians per joint around the end pose: about what the arm turns in a few decisions
 RIM = 0.01  # metres just outside the reward radius: where a blurred reward boundary credits a miss
 WRIST_LIMIT = np.deg2rad(160.0)  # reacher.xml: the wrist joint's range is +-160 degrees, the shoulder turns freely
 
@@ -64,6 +67,7 @@ class EpisodeAnatomy:
     v_target_best: float        # best learned V over the grid's poses with the finger inside the target
     v_outside_best: float       # best learned V over the poses clearly away from it (finger beyond twice the radius)
     peak_distance: float        # how far from the target the finger is at the best-valued pose of the whole grid
+    local_rise: float           # best V within 0.3 rad of the end pose minus V there: <= 0 = a local maximum
     head_std_target: float      # spread of the Q heads at the best target pose (how sure the value is there)
     reward_inside: float        # mean predicted reward over poses inside the target (true: 1)
     reward_outside: float       # mean predicted reward over poses outside it (true: 0)
@@ -166,16 +170,31 @@ def rollout_errors(agent: Any, observations: np.ndarray, actions: np.ndarray, re
     return float(np.mean(imagined.cpu().numpy() - real)), float(np.mean(np.abs(finger - true_finger)))
 
 
+def local_rise(value: np.ndarray, size: int, pose: np.ndarray, v_pose: float, reach: float = LOCAL_REACH) -> float:
+    """How much higher the best pose within ``reach`` radians of ``pose`` (each joint; the shoulder wraps) is valued
+    than ``pose`` itself: 0 or less means the pose is a local maximum of the learned value."""
+    shoulder = np.linspace(-np.pi, np.pi, size, endpoint=False)
+    wrist = np.linspace(-WRIST_LIMIT, WRIST_LIMIT, size)
+    d_shoulder = np.abs((shoulder - pose[0] + np.pi) % (2 * np.pi) - np.pi)
+    near = (d_shoulder[:, None] <= reach) & (np.abs(wrist - pose[1])[None, :] <= reach)
+    grid_value = value.reshape(size, size)
+    return float(grid_value[near].max() - v_pose) if near.any() else float("nan")
+
+
 def verdict(believed: float, fail_below: float, v_stop: float, v_target: float, peak_distance: float,
-            radius: float) -> str:
+            radius: float, rise: float) -> str:
     """believed-solved: the model's reward along the real path says the episode succeeded (it did not); else
     value-elsewhere: the best-valued pose is not at the target; value-flat: it is, but the pose where the arm
-    stopped is valued as high; value-right: the target is the peak and above the stop (planning did not get there)."""
+    stopped is valued as high; local-optimum: the target is the peak, but where the arm stopped no pose nearby is
+    valued higher (a plan that looks a few steps ahead sees nothing to gain); value-right: the target is the peak
+    and the value rises from the stop towards somewhere (planning did not follow it)."""
     if believed >= fail_below:
         return "believed-solved"
     if peak_distance > 2 * radius:
         return "value-elsewhere"
-    return "value-right" if v_target > v_stop else "value-flat"
+    if v_target <= v_stop:
+        return "value-flat"
+    return "local-optimum" if rise <= 0 else "value-right"
 
 
 def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[float], speed: float,
@@ -196,15 +215,16 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
     rim = (dist[1:] > radius) & (dist[1:] <= radius + RIM)
     v_outside = float(v_grid[away].max()) if away.any() else float("nan")
     peak_distance = float(dist[1:][int(np.argmax(v_grid))])
+    rise = local_rise(v_grid, int(round(np.sqrt(len(grid)))), stop_pose, float(value[0]))
     row = EpisodeAnatomy(
         episode, ret, distances[-1], min(distances), radius,
         float(np.linalg.norm(physics.named.data.geom_xpos["target", :2])), speed, float(stop_pose[1]), believed,
         float(reward[0]), *errors, float(value[0]), v_target, v_outside,
-        peak_distance,
+        peak_distance, rise,
         float(s_grid[best_in]) if inside.any() else float("nan"),
         float(r_grid[inside].mean()) if inside.any() else float("nan"), float(r_grid[~inside].mean()),
         float(r_grid[rim].mean()) if rim.any() else float("nan"),
-        verdict(believed, fail_below, float(value[0]), v_target, peak_distance, radius) if inside.any()
+        verdict(believed, fail_below, float(value[0]), v_target, peak_distance, radius, rise) if inside.any()
         else "target-unreachable")
     return row, {"value": v_grid, "reward": r_grid, "distance": dist[1:]}
 
@@ -322,7 +342,8 @@ def report(data: dict[str, Any]) -> str:
     counts = {v: sum(r.verdict == v for r in failed) for v in sorted({r.verdict for r in failed})}
     head = ["episode", "return", "model's return", "target from base", "final dist", "min dist", "end speed",
             "end wrist", "r-hat at end", "rollout reward bias", "rollout finger error (cm)", "V stop",
-            "V target (best)", "V away (best)", "V peak's distance", "Q-head std at target", "r-hat inside",
+            "V target (best)", "V away (best)", "V peak's distance", "V rise nearby", "Q-head std at target",
+            "r-hat inside",
             "r-hat outside", "r-hat 1 cm outside", "verdict"]
     lines = [f"# Why reacher episodes fail: {data['tag']}", "", f"Command: `{data['command']}`", "",
              f"Checkpoint {data['checkpoint']} at {data['env_steps']} env steps; {len(rows)} evaluation episodes "
@@ -338,6 +359,7 @@ def report(data: dict[str, Any]) -> str:
             f"{r.final_distance:.3f}", f"{r.min_distance:.3f}", f"{r.final_speed:.2f}", f"{r.stop_wrist:.2f}",
             f"{r.reward_stop:.2f}", f"{r.rollout_reward_bias:+.2f}", f"{100 * r.rollout_finger_error:.1f}",
             f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}", f"{r.v_outside_best:.1f}", f"{r.peak_distance:.3f}",
+            f"{r.local_rise:+.1f}",
             f"{r.head_std_target:.2f}",
             f"{r.reward_inside:.2f}", f"{r.reward_outside:.2f}", f"{r.reward_rim:.2f}",
             r.verdict if r.ret < data["fail_below"] else "-"]) + " |")

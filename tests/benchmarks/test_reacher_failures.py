@@ -46,16 +46,31 @@ def test_episodes_are_counted_per_band_of_target_distance():
     assert rows[2:] == ["| 0.05-0.10 | 2 | 1 | 50% |", "| 0.10-0.15 | 1 | 1 | 100% |", "| 0.15-0.20 | 1 | 1 | 100% |"]
 
 
-@pytest.mark.parametrize("believed, v_stop, v_target, peak_distance, expected", [
-    (900.0, 60.0, 50.0, 0.30, "believed-solved"),  # the model's reward along the path says it succeeded
-    (0.0, 10.0, 50.0, 0.03, "value-right"),        # the peak is at the target and above the stop
-    (0.0, 60.0, 50.0, 0.30, "value-elsewhere"),    # the peak is far from the target
-    (0.0, 10.0, 50.0, 0.13, "value-elsewhere"),    # just beyond twice the radius (0.06) is elsewhere
-    (0.0, 50.0, 50.0, 0.05, "value-flat"),         # the peak is at the target, but the stop is valued as high
+@pytest.mark.parametrize("believed, v_stop, v_target, peak_distance, rise, expected", [
+    (900.0, 60.0, 50.0, 0.30, 1.0, "believed-solved"),  # the model's reward along the path says it succeeded
+    (0.0, 10.0, 50.0, 0.03, 5.0, "value-right"),        # the peak is at the target, the value rises from the stop
+    (0.0, 10.0, 50.0, 0.03, -0.5, "local-optimum"),     # ... but nothing near the stop is valued higher
+    (0.0, 60.0, 50.0, 0.30, 1.0, "value-elsewhere"),    # the peak is far from the target
+    (0.0, 10.0, 50.0, 0.13, 1.0, "value-elsewhere"),    # just beyond twice the radius (0.06) is elsewhere
+    (0.0, 50.0, 50.0, 0.05, 1.0, "value-flat"),         # the peak is at the target, but the stop is valued as high
 ])
 def test_a_failure_is_told_by_what_the_model_believed_and_where_its_value_points(believed, v_stop, v_target,
-                                                                                  peak_distance, expected):
-    assert rf.verdict(believed, 600.0, v_stop, v_target, peak_distance, radius=0.06) == expected
+                                                                                  peak_distance, rise, expected):
+    assert rf.verdict(believed, 600.0, v_stop, v_target, peak_distance, radius=0.06, rise=rise) == expected
+
+
+def test_a_local_maximum_of_the_value_is_found_across_the_shoulders_wrap():
+    size = 96
+    grid = rf.pose_grid(size)
+    # one hill at the target (shoulder 0, wrist 2) and a lower one at shoulder ~pi, which wraps round to -pi
+    value = 100 * np.exp(-((grid[:, 0]) ** 2 + (grid[:, 1] - 2) ** 2)) + 30 * np.exp(
+        -4 * ((np.abs(grid[:, 0]) - np.pi) ** 2 + grid[:, 1] ** 2))
+    hill = np.array([np.pi - 0.01, 0.0])
+    v_hill = 30.0
+    assert rf.local_rise(value, size, hill, v_hill) <= 0.05  # top of the lower hill, seen across the wrap
+    slope = np.array([0.5, 1.5])
+    v_slope = float(100 * np.exp(-(0.25 + 0.25)))
+    assert rf.local_rise(value, size, slope, v_slope) > 5  # on the target's hill: higher poses within 0.3 rad
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +97,8 @@ def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run
     assert [r["ret"] for r in rows] == pytest.approx(done.result.returns)
     assert all(np.isfinite(r["predicted_return"]) for r in rows)
     for r in rows:  # every episode failed (--fail-below 1e9), so each has a verdict from its maps
-        assert r["verdict"] in {"believed-solved", "value-right", "value-elsewhere", "value-flat", "target-unreachable"}
+        assert r["verdict"] in {"believed-solved", "value-right", "local-optimum", "value-elsewhere", "value-flat",
+                                "target-unreachable"}
         assert r["min_distance"] <= r["final_distance"] and r["radius"] == pytest.approx(0.05 + 0.01)
         assert 0.05 - 1e-6 <= r["target_from_base"] <= 0.20 + 1e-6  # reacher draws the target's radius in [.05, .20]
     (distance, ret), = data["training"]  # the run's one training episode (500 steps)
