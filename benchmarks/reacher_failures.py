@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 
+PROBE_STEPS = 11  # actions per joint in the end-state probe's grid of constant plans
 LOCAL_REACH = 0.3  # radians per joint around the end pose: about what the arm turns in a few decisions
 RIM = 0.01  # metres just outside the reward radius: where a blurred reward boundary credits a miss
 WRIST_LIMIT = np.deg2rad(160.0)  # reacher.xml: the wrist joint's range is +-160 degrees, the shoulder turns freely
@@ -63,6 +64,10 @@ class EpisodeAnatomy:
     rollout_reward_bias: float  # imagined minus real reward over the planner's horizon, from each real state with the
                                 # real next actions (mean over the episode): > 0 = the model's rollouts over-promise
     rollout_finger_error: float  # |imagined - real| finger-to-target distance at the horizon's end (metres, mean)
+    probe_gain: float           # at the end state: the best constant-action plan's imagined objective (rewards over
+                                # the horizon + discounted V) minus the policy prior's plan's; > 0 = the model sees
+                                # a better way the planner did not take
+    probe_wrist: float          # the wrist action of that best constant plan (+1/-1: turning the wrist hard)
     v_stop: float               # learned V at the final pose, at rest
     v_target_best: float        # best learned V over the grid's poses with the finger inside the target
     v_outside_best: float       # best learned V over the poses clearly away from it (finger beyond twice the radius)
@@ -181,6 +186,34 @@ def local_rise(value: np.ndarray, size: int, pose: np.ndarray, v_pose: float, re
     return float(grid_value[near].max() - v_pose) if near.any() else float("nan")
 
 
+@torch.no_grad()
+def probe_end_state(agent: Any, obs: np.ndarray, horizon: int, discount: float, steps: int = PROBE_STEPS
+                    ) -> tuple[float, float]:
+    """(best constant-action plan's imagined objective minus the prior's plan's, its wrist action) from ``obs``:
+    the planner's own objective over a grid of plans that hold one action for the whole horizon. Run on a forked
+    RNG (the terminal value samples the prior), so the episodes that follow are those of an unprobed run."""
+    from planners.rollout import imagined_returns
+
+    device = agent.device
+    grid = torch.linspace(-1.0, 1.0, steps, device=device)
+    constant = torch.cartesian_prod(grid, grid)  # (steps^2, 2): shoulder, wrist
+    z0 = agent.world_model.initial_latent(torch.as_tensor(obs, device=device).unsqueeze(0))
+    low, high = -torch.ones(2, device=device), torch.ones(2, device=device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        plans = constant.unsqueeze(0).expand(horizon, -1, -1).contiguous()
+        scores = torch.zeros(len(constant), device=device)
+        imagined_returns(agent.world_model.next_latent_and_reward, z0, plans, scores, horizon=horizon,
+                         discount=discount, low=low, high=high, value=agent.terminal_value)
+        prior_plan = torch.zeros(horizon, 1, 2, device=device)
+        prior_score = torch.zeros(1, device=device)
+        imagined_returns(agent.world_model.next_latent_and_reward, z0, prior_plan, prior_score, horizon=horizon,
+                         discount=discount, low=low, high=high, value=agent.terminal_value,
+                         policy=agent.policy.mean_action)
+    best = int(torch.argmax(scores))
+    return float(scores[best] - prior_score[0]), float(constant[best, 1])
+
+
 def verdict(believed: float, fail_below: float, v_stop: float, v_target: float, peak_distance: float,
             radius: float, rise: float) -> str:
     """believed-solved: the model's reward along the real path says the episode succeeded (it did not); else
@@ -198,7 +231,7 @@ def verdict(believed: float, fail_below: float, v_stop: float, v_target: float, 
 
 
 def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[float], speed: float,
-            believed: float, errors: tuple[float, float], fail_below: float,
+            believed: float, errors: tuple[float, float], probe: tuple[float, float], fail_below: float,
             grid: np.ndarray) -> tuple[EpisodeAnatomy, dict[str, np.ndarray]]:
     """The learned maps of this episode's target (the env is at the episode's last state): the figures, and the
     maps themselves over ``grid`` (value, predicted reward, finger-to-target distance)."""
@@ -219,7 +252,7 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
     row = EpisodeAnatomy(
         episode, ret, distances[-1], min(distances), radius,
         float(np.linalg.norm(physics.named.data.geom_xpos["target", :2])), speed, float(stop_pose[1]), believed,
-        float(reward[0]), *errors, float(value[0]), v_target, v_outside,
+        float(reward[0]), *errors, *probe, float(value[0]), v_target, v_outside,
         peak_distance, rise,
         float(s_grid[best_in]) if inside.any() else float("nan"),
         float(r_grid[inside].mean()) if inside.any() else float("nan"), float(r_grid[~inside].mean()),
@@ -297,7 +330,9 @@ def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_s
             believed = predicted_return(agent, np.stack(observations[:-1]), np.stack(actions))
             errors = rollout_errors(agent, np.stack(observations), np.stack(actions), np.asarray(rewards),
                                     restored.config.plan.plan_horizon)
-            row, maps = anatomy(agent, dmc, i, ret, distances, speed, believed, errors, fail_below, grid)
+            probe = probe_end_state(agent, observations[-1], restored.config.plan.plan_horizon,
+                                    restored.config.learn.discount)
+            row, maps = anatomy(agent, dmc, i, ret, distances, speed, believed, errors, probe, fail_below, grid)
             found.append(row)
             if maps_dir is not None and ret < fail_below:
                 plot_maps(maps_dir / f"episode_{i:02d}.png", row, maps, grid_size, np.stack(observations)[:, :2])
@@ -341,7 +376,8 @@ def report(data: dict[str, Any]) -> str:
     failed = [r for r in rows if r.ret < data["fail_below"]]
     counts = {v: sum(r.verdict == v for r in failed) for v in sorted({r.verdict for r in failed})}
     head = ["episode", "return", "model's return", "target from base", "final dist", "min dist", "end speed",
-            "end wrist", "r-hat at end", "rollout reward bias", "rollout finger error (cm)", "V stop",
+            "end wrist", "r-hat at end", "rollout reward bias", "rollout finger error (cm)", "probe gain",
+            "probe wrist action", "V stop",
             "V target (best)", "V away (best)", "V peak's distance", "V rise nearby", "Q-head std at target",
             "r-hat inside",
             "r-hat outside", "r-hat 1 cm outside", "verdict"]
@@ -358,6 +394,7 @@ def report(data: dict[str, Any]) -> str:
             str(r.episode), f"{r.ret:.0f}", f"{r.predicted_return:.0f}", f"{r.target_from_base:.3f}",
             f"{r.final_distance:.3f}", f"{r.min_distance:.3f}", f"{r.final_speed:.2f}", f"{r.stop_wrist:.2f}",
             f"{r.reward_stop:.2f}", f"{r.rollout_reward_bias:+.2f}", f"{100 * r.rollout_finger_error:.1f}",
+            f"{r.probe_gain:+.1f}", f"{r.probe_wrist:+.1f}",
             f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}", f"{r.v_outside_best:.1f}", f"{r.peak_distance:.3f}",
             f"{r.local_rise:+.1f}",
             f"{r.head_std_target:.2f}",

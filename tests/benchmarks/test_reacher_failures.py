@@ -96,6 +96,8 @@ def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run
     done = evaluate_restored(reacher_run, 2, 0, "cpu", with_llm=False, threads=1)
     assert [r["ret"] for r in rows] == pytest.approx(done.result.returns)
     assert all(np.isfinite(r["predicted_return"]) for r in rows)
+    # the probe's constant plans span the action box (11 actions a joint)
+    assert all(-1.0 <= r["probe_wrist"] <= 1.0 and np.isfinite(r["probe_gain"]) for r in rows)
     for r in rows:  # every episode failed (--fail-below 1e9), so each has a verdict from its maps
         assert r["verdict"] in {"believed-solved", "value-right", "local-optimum", "value-elsewhere", "value-flat",
                                 "target-unreachable"}
