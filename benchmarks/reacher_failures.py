@@ -74,7 +74,7 @@ class EpisodeAnatomy:
     peak_distance: float        # how far from the target the finger is at the best-valued pose of the whole grid
     local_rise: float           # best V within 0.3 rad of the end pose minus V there: <= 0 = a local maximum
     head_std_target: float      # spread of the Q heads at the best target pose (how sure the value is there)
-    reward_inside: float        # mean predicted reward over poses inside the target (true: 1)
+    reward_inside: float        # mean predicted reward over poses inside the target (true: 2, at action repeat 2)
     reward_outside: float       # mean predicted reward over poses outside it (true: 0)
     reward_rim: float           # mean predicted reward over poses within 1 cm outside the radius (true: 0)
     verdict: str
