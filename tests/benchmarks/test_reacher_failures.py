@@ -88,12 +88,12 @@ def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run
     from agent.run.evaluate import evaluate_restored
 
     monkeypatch.setattr(rf, "RESULTS_DIR", tmp_path)
-    assert rf.main([str(reacher_run), "--episodes", "2", "--grid", "8", "--tag", "t", "--fail-below", "1e9",
+    assert rf.main([str(reacher_run), "--episodes", "1", "--grid", "8", "--tag", "t", "--fail-below", "1e9",
                     "--training-after", "0"]) == 0
     data = json.loads((tmp_path / "reacher_failures_t.json").read_text())
     rows = data["episodes"]
-    assert data["env_steps"] == 500 and len(rows) == 2
-    done = evaluate_restored(reacher_run, 2, 0, "cpu", with_llm=False, threads=1)
+    assert data["env_steps"] == 500 and len(rows) == 1
+    done = evaluate_restored(reacher_run, 1, 0, "cpu", with_llm=False, threads=1)
     assert [r["ret"] for r in rows] == pytest.approx(done.result.returns)
     assert all(np.isfinite(r["predicted_return"]) for r in rows)
     # the probe's constant plans span the action box (11 actions a joint)
@@ -109,8 +109,8 @@ def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run
     table = (tmp_path / "reacher_failures_t.md").read_text()
     assert "Training episodes (with exploration) ending after 0 env steps" in table
     maps = sorted(p.name for p in (tmp_path / "reacher_failures_t").iterdir())
-    assert maps == ["episode_00.png", "episode_01.png"]  # one figure per failed episode
-    assert data["command"] in table and "2 below 1e+09" in table and "Failed episodes' targets at" in table
+    assert maps == ["episode_00.png"]  # one figure per failed episode
+    assert data["command"] in table and "1 below 1e+09" in table and "Failed episodes' targets at" in table
 
 
 def test_a_run_of_another_env_is_refused_in_one_line(robot_run, tmp_path, monkeypatch):
