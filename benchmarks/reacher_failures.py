@@ -175,15 +175,13 @@ def rollout_errors(agent: Any, observations: np.ndarray, actions: np.ndarray, re
     return float(np.mean(imagined.cpu().numpy() - real)), float(np.mean(np.abs(finger - true_finger)))
 
 
-def local_rise(value: np.ndarray, size: int, pose: np.ndarray, v_pose: float, reach: float = LOCAL_REACH) -> float:
-    """How much higher the best pose within ``reach`` radians of ``pose`` (each joint; the shoulder wraps) is valued
-    than ``pose`` itself: 0 or less means the pose is a local maximum of the learned value."""
-    shoulder = np.linspace(-np.pi, np.pi, size, endpoint=False)
-    wrist = np.linspace(-WRIST_LIMIT, WRIST_LIMIT, size)
-    d_shoulder = np.abs((shoulder - pose[0] + np.pi) % (2 * np.pi) - np.pi)
-    near = (d_shoulder[:, None] <= reach) & (np.abs(wrist - pose[1])[None, :] <= reach)
-    grid_value = value.reshape(size, size)
-    return float(grid_value[near].max() - v_pose) if near.any() else float("nan")
+def local_rise(value: np.ndarray, poses: np.ndarray, pose: np.ndarray, v_pose: float,
+               reach: float = LOCAL_REACH) -> float:
+    """How much higher the best of ``poses`` (valued ``value``) within ``reach`` radians of ``pose`` (each joint; the
+    shoulder wraps) is valued than ``pose`` itself: 0 or less means the pose is a local maximum of the learned value."""
+    d_shoulder = np.abs((poses[:, 0] - pose[0] + np.pi) % (2 * np.pi) - np.pi)
+    near = (d_shoulder <= reach) & (np.abs(poses[:, 1] - pose[1]) <= reach)
+    return float(value[near].max() - v_pose) if near.any() else float("nan")
 
 
 @torch.no_grad()
@@ -248,7 +246,7 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
     rim = (dist[1:] > radius) & (dist[1:] <= radius + RIM)
     v_outside = float(v_grid[away].max()) if away.any() else float("nan")
     peak_distance = float(dist[1:][int(np.argmax(v_grid))])
-    rise = local_rise(v_grid, int(round(np.sqrt(len(grid)))), stop_pose, float(value[0]))
+    rise = local_rise(v_grid, grid, stop_pose, float(value[0]))
     row = EpisodeAnatomy(
         episode, ret, distances[-1], min(distances), radius,
         float(np.linalg.norm(physics.named.data.geom_xpos["target", :2])), speed, float(stop_pose[1]), believed,

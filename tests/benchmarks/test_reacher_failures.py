@@ -67,10 +67,10 @@ def test_a_local_maximum_of_the_value_is_found_across_the_shoulders_wrap():
         -4 * ((np.abs(grid[:, 0]) - np.pi) ** 2 + grid[:, 1] ** 2))
     hill = np.array([np.pi - 0.01, 0.0])
     v_hill = 30.0
-    assert rf.local_rise(value, size, hill, v_hill) <= 0.05  # top of the lower hill, seen across the wrap
+    assert rf.local_rise(value, grid, hill, v_hill) <= 0.05  # top of the lower hill, seen across the wrap
     slope = np.array([0.5, 1.5])
     v_slope = float(100 * np.exp(-(0.25 + 0.25)))
-    assert rf.local_rise(value, size, slope, v_slope) > 5  # on the target's hill: higher poses within 0.3 rad
+    assert rf.local_rise(value, grid, slope, v_slope) > 5  # on the target's hill: higher poses within 0.3 rad
 
 
 @pytest.fixture(scope="module")
