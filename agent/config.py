@@ -135,6 +135,9 @@ class PlanConfig:
                                  "that step's latent, so plans the prior would not take must be predicted to earn "
                                  "more (issue 27: against plans only the model over-rates; 0 = off; unmeasured "
                                  "yet). Needs the prior", planner="prior_trust")
+    pick_elite: bool = _f(False, "without exploration (evaluation), act on one elite plan drawn by its weight, without "
+                                 "noise, as TD-MPC2 does, instead of on the weighted mean of the elites (which can "
+                                 "stall between plans that go round either side)", planner="pick_elite")
     exploration_noise: float = _f(0.0, "std of extra Gaussian noise on training actions (the planner already "
                                            "samples its action from the elites while training)")
     proposer: str = _f("none", "extra candidate plans: 'none' or 'llm' (a language model proposes plans for --goal; "

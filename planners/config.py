@@ -101,6 +101,11 @@ class SamplingConfig:
     # prior_trust * mean over action dims of (a_t - prior_mean(z_t))^2, so a plan must earn more the further
     # it strays from what the prior would do where the plan leads. 0 = off (no prior call made).
     prior_trust: float = option(0.0, Accepts(float, 0.0))
+    # What a plan call acts on when not exploring: False = the first action of the elites' weighted mean;
+    # True = the first action of one elite drawn by its weight, without noise (TD-MPC2's rule in eval mode,
+    # tdmpc2/tdmpc2.py ``_plan``). The mean of elites that go round an obstacle, or a target, on either side
+    # is a plan none of them is: it can stall between two good ways. The warm start stays the mean.
+    pick_elite: bool = option(False, FLAG)
     # bf16 autocast of the model calls. On by default: on this project's CPU
     # (AVX512-BF16) it made a 2x512 MLP step ~1.7x faster with the planned
     # returns within seed noise of fp32 (benchmarks/results/planning_speed.md).

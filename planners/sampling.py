@@ -9,8 +9,9 @@ Each call to :meth:`SamplingPlanner.plan`:
    one batched imagined rollout (Python loops only over the horizon), picks
    the top ``num_elites`` of the whole population, and refits mean/std from
    the elites with weights given by a pluggable *weighting rule*;
-4. returns the first action of the mean plan and keeps the mean plan,
-   shifted by one step, as the warm start of the next call.
+4. returns the first action of the mean plan (or of one elite drawn by
+   weight: ``pick_elite``, or exploring) and keeps the mean plan, shifted by
+   one step, as the warm start of the next call.
 
 The model is assumed deterministic given ``(z, a)``: policy-prior and
 candidate trajectories are evaluated once per call and their returns are
@@ -176,7 +177,8 @@ class SamplingPlanner:
         plan (clipped to the bounds) instead of the warm start.
 
         With ``explore=False`` the first action of the final mean is
-        returned (deterministic given the samples). With ``explore=True`` one
+        returned (deterministic given the samples), or with ``pick_elite`` that
+        of one elite drawn with the final weights. With ``explore=True`` one
         elite is drawn with the final weights and its first action is
         perturbed by the final std (TD-MPC2's training-time behaviour).
         """
@@ -239,6 +241,9 @@ class SamplingPlanner:
             noise = torch.randn(self.action_dim, device=self.device)
             action = elites[0, pick] + std[0] * noise
             action = torch.clamp(action, self.action_low, self.action_high)
+        elif cfg.pick_elite:
+            pick = int(torch.multinomial(weights.float(), 1))
+            action = elites[0, pick]
         else:
             pick = 0  # the best elite, reported in stats only
             action = mean[0]
@@ -259,8 +264,8 @@ class SamplingPlanner:
     ) -> tuple[torch.Tensor, torch.Tensor, int, dict[str, float]]:
         """The action and the plan to act on under the safety constraint.
 
-        No feasible sample: the safest sample, unperturbed. Exploring: an elite drawn by
-        weight among the feasible ones. Otherwise the mean plan if it is itself within
+        No feasible sample: the safest sample, unperturbed. Exploring (or ``pick_elite``): an elite
+        drawn by weight among the feasible ones (perturbed only when exploring). Otherwise the mean plan if it is itself within
         budget (the mean of plans that pass an obstacle on either side can cross it),
         else, under the chance constraint, the best feasible elite.
         """
@@ -279,6 +284,12 @@ class SamplingPlanner:
             plan, cost = elites[:, pick], float(costs[elite_idx[pick]])
             noise = torch.randn(self.action_dim, device=self.device)
             action = torch.clamp(plan[0] + std[0] * noise, self.action_low, self.action_high)
+            plan = mean
+        elif self.config.pick_elite:  # as exploring, without the noise
+            w = weights.float() * elite_feasible if constraint.config.mode == "chance" else weights.float()
+            pick = int(torch.multinomial(w, 1))
+            plan, cost = elites[:, pick], float(costs[elite_idx[pick]])
+            action = plan[0]
             plan = mean
         else:
             mean_cost = torch.empty(1, device=self.device)

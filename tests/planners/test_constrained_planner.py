@@ -33,8 +33,9 @@ def p_unsafe_disk(z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return in_disk(z + GAIN * a).float()
 
 
-def planner(kind: str, constraint: PlanConstraint | None):
-    common = dict(horizon=5, num_samples=256, num_elites=32, iterations=6, dtype_autocast=False)
+def planner(kind: str, constraint: PlanConstraint | None, pick_elite: bool = False):
+    common = dict(horizon=5, num_samples=256, num_elites=32, iterations=6, dtype_autocast=False,
+                  pick_elite=pick_elite)
     cfg = CEMConfig(**common) if kind == "cem" else MPPIConfig(temperature=0.05, **common)
     return make_planner(kind, PointMass(), 2, cfg, constraint=constraint)
 
@@ -51,9 +52,10 @@ def drive(plan, steps: int = 12) -> list[torch.Tensor]:
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_never_enters_the_forbidden_region_when_a_safe_plan_exists(kind: str, seed: int) -> None:
+@pytest.mark.parametrize("pick_elite", [False, True])
+def test_never_enters_the_forbidden_region_when_a_safe_plan_exists(kind: str, seed: int, pick_elite: bool) -> None:
     torch.manual_seed(seed)
-    safe = planner(kind, PlanConstraint(p_unsafe_disk, ConstraintConfig(budget=0.5, mode="chance")))
+    safe = planner(kind, PlanConstraint(p_unsafe_disk, ConstraintConfig(budget=0.5, mode="chance")), pick_elite)
     visited = drive(safe)
     assert not any(bool(in_disk(z)) for z in visited)
     assert visited[-1][0] > CENTRE[0] + RADIUS, "went around the disk toward the goal"

@@ -32,12 +32,13 @@ def test_the_cli_flags_and_config_keys_of_planner_options_stay_as_saved_runs_hav
     assert LINKED == {"plan_horizon": "horizon", "num_samples": "num_samples", "num_elites": "num_elites",
                       "iterations": "iterations", "num_policy_samples": "num_policy_samples",
                       "temperature": "temperature", "bf16": "dtype_autocast", "compile": "compile",
-                      "prior_trust": "prior_trust"}
+                      "prior_trust": "prior_trust", "pick_elite": "pick_elite"}
     args = build_parser().parse_args(["train", "--plan-horizon", "7", "--num-samples", "64", "--num-elites", "8",
                                       "--iterations", "2", "--num-policy-samples", "3", "--temperature", "1.5",
-                                      "--bf16", "--compile", "--prior-trust", "0.5"])
+                                      "--bf16", "--compile", "--prior-trust", "0.5", "--pick-elite"])
     assert (args.plan_horizon, args.num_samples, args.num_elites, args.iterations, args.num_policy_samples,
-            args.temperature, args.bf16, args.compile, args.prior_trust) == (7, 64, 8, 2, 3, 1.5, True, True, 0.5)
+            args.temperature, args.bf16, args.compile, args.prior_trust,
+            args.pick_elite) == (7, 64, 8, 2, 3, 1.5, True, True, 0.5, True)
     assert set(LINKED) <= set(RunConfig().to_dict()["plan"])
 
 
@@ -61,7 +62,7 @@ def test_the_agent_carries_every_linked_field_to_the_planner(planner, cls):
     cfg = RunConfig()
     cfg.plan.planner = planner
     values = dict(plan_horizon=7, num_samples=40, num_elites=9, iterations=5, num_policy_samples=3,
-                  temperature=0.7, bf16=False, compile=True, prior_trust=0.25)
+                  temperature=0.7, bf16=False, compile=True, prior_trust=0.25, pick_elite=True)
     assert set(values) == set(LINKED)
     for name, value in values.items():
         assert getattr(cfg.plan, name) != value, name  # a new value, so a field left out shows

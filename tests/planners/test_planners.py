@@ -418,3 +418,37 @@ def test_initial_mean_centres_the_first_samples_on_a_given_plan(kind: str) -> No
     assert min(seeded) > optimum - 0.05
     with pytest.raises(ValueError, match="initial_mean has shape"):
         make_planner(kind, model, 2, narrow).plan(start(2), initial_mean=torch.zeros(3, 2))
+
+
+class TwoGoals:
+    """``z' = z + a`` in 1-D with two equally good goals, at +0.8 and -0.8: the elites split between them."""
+
+    def initial_latent(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs.float()
+
+    def next_latent_and_reward(self, z: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z_next = z + a
+        return z_next, -torch.minimum((z_next - 0.8).abs(), (z_next + 0.8).abs()).squeeze(-1)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_pick_elite_acts_on_one_elite_where_the_mean_falls_between_two_goals(kind: str) -> None:
+    # One iteration, near-uniform weights: the elites sit round both goals, so their mean is near 0,
+    # which reaches neither; pick_elite acts on one elite (TD-MPC2's eval rule), so near one goal.
+    options = dict(horizon=1, num_samples=512, num_elites=64, iterations=1, init_std=1.0)
+    if kind == "mppi":
+        options["temperature"] = 100.0
+    torch.manual_seed(0)
+    mean_planner = make_planner(kind, TwoGoals(), 1, config(kind, **options))
+    elite_planner = make_planner(kind, TwoGoals(), 1, config(kind, pick_elite=True, **options))
+    mean_actions, elite_actions = [], []
+    for _ in range(12):
+        mean_planner.reset()
+        elite_planner.reset()
+        mean_actions.append(float(mean_planner.plan(start(1))))
+        elite_actions.append(float(elite_planner.plan(start(1))))
+    assert max(abs(a) for a in mean_actions) < 0.4, mean_actions
+    assert all(abs(abs(a) - 0.8) < 0.15 for a in elite_actions), elite_actions
+    assert min(elite_actions) < 0 < max(elite_actions), elite_actions  # drawn by weight: either goal
+    # the warm start stays the elites' mean, as in TD-MPC2
+    assert abs(float(elite_planner.last_plan[0])) < 0.4
