@@ -12,7 +12,8 @@ What it cannot show is how a variant changes the data a run collects while train
         --variant default --variant prior:prior_margin=1e9 --variant margin5:prior_margin=5
 
 A variant is ``name`` or ``name:field=value,field=value`` (fields of `agent.config.PlanConfig`);
-``default`` changes nothing. Results go to ``benchmarks/results/plan_variants_<tag>.{md,json}``
+``default`` changes nothing. The key ``explore=True`` is not a field: it acts as while training (a drawn
+elite plus the planner's noise), to tell a trapped deterministic plan from an agent that cannot do the task. Results go to ``benchmarks/results/plan_variants_<tag>.{md,json}``
 with the command; rerunning the command skips the (run, variant) cells the json already holds.
 """
 
@@ -62,7 +63,9 @@ def evaluate_variant(run: Path, options: dict[str, Any], episodes: int, seed: in
     from agent.run.evaluate import evaluate_restored
 
     start = time.perf_counter()
-    done = evaluate_restored(run, episodes, seed, "cpu", plan=options, with_llm=False, threads=threads)
+    plan = {k: v for k, v in options.items() if k != "explore"}
+    done = evaluate_restored(run, episodes, seed, "cpu", plan=plan, with_llm=False, threads=threads,
+                             explore=bool(options.get("explore", False)))
     return {"env_steps": done.env_steps, "returns": [float(r) for r in done.result.returns],
             "plan_ms_per_action": done.result.plan_ms_per_action, "seconds": time.perf_counter() - start,
             **done.plan_stats}

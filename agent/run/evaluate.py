@@ -47,8 +47,11 @@ class EvalResult:
 
 
 def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, record_video: bool,
-             rng: np.random.Generator) -> EvalResult:
-    """Run ``episodes`` planner episodes on fixed reset seeds; record the first as a video."""
+             rng: np.random.Generator, explore: bool = False) -> EvalResult:
+    """Run ``episodes`` planner episodes on fixed reset seeds; record the first as a video.
+
+    ``explore`` acts as while training (a drawn elite plus the planner's noise): a diagnostic, to tell a
+    deterministic plan that is trapped from an agent that cannot do the task."""
     returns, lengths, plan_seconds, decisions = [], [], 0.0, 0
     costs, step_costs, step_predicted = [], [], []
     video = trace = video_error = None
@@ -68,7 +71,7 @@ def evaluate(agent: WorldModelAgent, env: gym.Env, episodes: int, seed: int, rec
         total, cost, done, steps = 0.0, 0.0, False, 0
         while not done:
             start = time.perf_counter()
-            action = agent.act(obs, explore=False, rng=rng)
+            action = agent.act(obs, explore=explore, rng=rng)
             plan_seconds += time.perf_counter() - start
             decisions += 1
             steps += 1
@@ -146,11 +149,11 @@ class CheckpointEvaluation:
 
 def evaluate_restored(path: Path, episodes: int, seed: int, device: str = "auto", trust: bool = False,
                       plan: Mapping[str, Any] | None = None, with_llm: bool = True,
-                      threads: int | None = None) -> CheckpointEvaluation:
+                      threads: int | None = None, explore: bool = False) -> CheckpointEvaluation:
     """Restore a checkpoint (see `agent.run.restore.restore_run`) and run ``episodes`` evaluation episodes.
 
     The same ``seed`` gives the same returns: it fixes the episodes' reset seeds and the planner's
-    samples. ``threads``: torch threads (None = the run's own setting).
+    samples. ``threads``: torch threads (None = the run's own setting); ``explore``: see `evaluate`.
     """
     from agent.run.restore import restore_run
     from agent.run.runtime import pick_device, seed_everything, set_threads
@@ -159,7 +162,8 @@ def evaluate_restored(path: Path, episodes: int, seed: int, device: str = "auto"
     set_threads(run.config.threads if threads is None else threads)
     seed_everything(seed)  # the planner samples from torch's global RNG
     try:
-        result = evaluate(run.agent, run.env, episodes, seed, record_video=False, rng=np.random.default_rng(seed))
+        result = evaluate(run.agent, run.env, episodes, seed, record_video=False, rng=np.random.default_rng(seed),
+                          explore=explore)
         stats = run.agent.plan_stats()
     finally:
         run.close()

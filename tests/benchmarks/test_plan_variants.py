@@ -34,7 +34,8 @@ def test_variants_are_evaluated_on_the_same_episodes_and_a_rerun_skips_what_is_d
                                                                                    monkeypatch, capsys):
     monkeypatch.setattr(plan_variants, "RESULTS_DIR", tmp_path)
     args = [str(robot_run), "--episodes", "2", "--tag", "t", "--variant", "default",
-            "--variant", "again:num_samples=32", "--variant", "prior:prior_margin=1e9", "--fail-below=-1e9"]
+            "--variant", "again:num_samples=32", "--variant", "prior:prior_margin=1e9", "--fail-below=-1e9",
+            "--variant", "explore:explore=True"]
     assert plan_variants.main(args) == 0
     data = json.loads((tmp_path / "plan_variants_t.json").read_text())
     cells = {name: data["results"][f"{robot_run}|{name}"] for name in ("default", "again", "prior")}
@@ -42,6 +43,9 @@ def test_variants_are_evaluated_on_the_same_episodes_and_a_rerun_skips_what_is_d
     # the robot run plans with 32 samples already: the same episodes and seeds give the same returns
     assert cells["again"]["returns"] == cells["default"]["returns"]
     assert cells["prior"]["prior_kept_fraction"] == 1.0 and "prior_kept_fraction" not in cells["default"]
+    # acting as while training (drawn elites, the planner's noise) changes the episodes
+    explored = data["results"][f"{robot_run}|explore"]
+    assert len(explored["returns"]) == 2 and explored["returns"] != cells["default"]["returns"]
     table = (tmp_path / "plan_variants_t.md").read_text()
     assert "| prior | prior_margin=1000000000.0 |" in table and "0 of 2" in table
     capsys.readouterr()
