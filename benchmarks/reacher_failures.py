@@ -120,9 +120,10 @@ def target_from_base(physics: Any, observation: np.ndarray) -> float:
     return float(np.linalg.norm(physics.named.data.geom_xpos["finger", :2] + observation[2:4]))
 
 
-def training_episodes_by_target(run_dir: Path, physics: Any, after: int) -> list[tuple[float, float]]:
+def training_episodes_by_target(run_dir: Path, physics: Any, after: int, with_end: bool = False) -> list[tuple]:
     """(target distance from base, return) of each training episode of ``run_dir`` that ended after ``after``
-    env steps (they act with exploration: failures of the agent as it trains, ten times more than evaluations)."""
+    env steps (they act with exploration: failures of the agent as it trains, ten times more than evaluations);
+    ``with_end``: (env steps at its end, distance, return)."""
     from agent.layout import EPISODE_DIR, EPISODE_FILE
 
     found, end = [], 0
@@ -131,7 +132,8 @@ def training_episodes_by_target(run_dir: Path, physics: Any, after: int) -> list
         end += int(EPISODE_FILE.match(path.name).group(2))  # type: ignore[union-attr]
         if end > after:
             with np.load(path) as data:
-                found.append((target_from_base(physics, data["obs"][0]), float(data["reward"].sum())))
+                found.append(((end,) if with_end else ()) + (target_from_base(physics, data["obs"][0]),
+                                                            float(data["reward"].sum())))
     return found
 
 

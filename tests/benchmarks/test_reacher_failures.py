@@ -73,17 +73,6 @@ def test_a_local_maximum_of_the_value_is_found_across_the_shoulders_wrap():
     assert rf.local_rise(value, grid, slope, v_slope) > 5  # on the target's hill: higher poses within 0.3 rad
 
 
-@pytest.fixture(scope="module")
-def reacher_run(tmp_path_factory):
-    from agent.cli import main
-    from tests.support import TINY_ONE_THREAD, only_run_dir
-
-    logdir = tmp_path_factory.mktemp("reacher_runs")
-    assert main(["train", "--env", "reacher-easy", "--steps", "500", "--seed-steps", "400", "--eval-every", "500",
-                 "--logdir", str(logdir), *TINY_ONE_THREAD]) == 0
-    return only_run_dir(logdir)
-
-
 def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run, tmp_path, monkeypatch):
     from agent.run.evaluate import evaluate_restored
 
