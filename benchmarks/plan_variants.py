@@ -13,7 +13,8 @@ What it cannot show is how a variant changes the data a run collects while train
 
 A variant is ``name`` or ``name:field=value,field=value`` (fields of `agent.config.PlanConfig`);
 ``default`` changes nothing. The key ``explore=True`` is not a field: it acts as while training (a drawn
-elite plus the planner's noise), to tell a trapped deterministic plan from an agent that cannot do the task. Results go to ``benchmarks/results/plan_variants_<tag>.{md,json}``
+elite plus the planner's noise), to tell a trapped deterministic plan from an agent that cannot do the task.
+Results go to ``benchmarks/results/plan_variants_<tag>.{md,json}``
 with the command; rerunning the command skips the (run, variant) cells the json already holds.
 """
 

@@ -265,9 +265,9 @@ class SamplingPlanner:
         """The action and the plan to act on under the safety constraint.
 
         No feasible sample: the safest sample, unperturbed. Exploring (or ``pick_elite``): an elite
-        drawn by weight among the feasible ones (perturbed only when exploring). Otherwise the mean plan if it is itself within
-        budget (the mean of plans that pass an obstacle on either side can cross it),
-        else, under the chance constraint, the best feasible elite.
+        drawn by weight among the feasible ones (perturbed only when exploring). Otherwise the mean
+        plan if it is itself within budget (the mean of plans that pass an obstacle on either side
+        can cross it), else, under the chance constraint, the best feasible elite.
         """
         constraint = self.constraint
         assert constraint is not None
