@@ -120,10 +120,10 @@ def target_from_base(physics: Any, observation: np.ndarray) -> float:
     return float(np.linalg.norm(physics.named.data.geom_xpos["finger", :2] + observation[2:4]))
 
 
-def training_episodes_by_target(run_dir: Path, physics: Any, after: int, with_end: bool = False) -> list[tuple]:
-    """(target distance from base, return) of each training episode of ``run_dir`` that ended after ``after``
-    env steps (they act with exploration: failures of the agent as it trains, ten times more than evaluations);
-    ``with_end``: (env steps at its end, distance, return)."""
+def training_episodes_by_target(run_dir: Path, physics: Any, after: int = 0) -> list[tuple[int, float, float]]:
+    """(env steps at its end, target distance from base, return) of each training episode of ``run_dir`` that
+    ended after ``after`` env steps (they act with exploration: failures of the agent as it trains, ten times
+    more than evaluations)."""
     from agent.layout import EPISODE_DIR, EPISODE_FILE
 
     found, end = [], 0
@@ -132,8 +132,7 @@ def training_episodes_by_target(run_dir: Path, physics: Any, after: int, with_en
         end += int(EPISODE_FILE.match(path.name).group(2))  # type: ignore[union-attr]
         if end > after:
             with np.load(path) as data:
-                found.append(((end,) if with_end else ()) + (target_from_base(physics, data["obs"][0]),
-                                                            float(data["reward"].sum())))
+                found.append((end, target_from_base(physics, data["obs"][0]), float(data["reward"].sum())))
     return found
 
 
@@ -343,7 +342,8 @@ def run_episodes(path: Path, episodes: int, seed: int, fail_below: float, grid_s
                   + (f" -> {row.verdict}" if ret < fail_below else ""), flush=True)
         if training_after is not None:
             run_dir = restored.checkpoint.parent.parent
-            training = training_episodes_by_target(run_dir, dmc._env.physics, training_after)
+            training = [(distance, ret) for _, distance, ret in
+                        training_episodes_by_target(run_dir, dmc._env.physics, training_after)]
     finally:
         restored.close()
     return restored.env_steps, found, training

@@ -20,22 +20,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.training_episodes import window_end  # noqa: E402
+
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 FAR_FROM = 0.15  # m from the base: beyond what the finger reaches with the wrist folded at its limit
-
-
-def episodes_by_target(run_dir: Path, physics: object) -> list[tuple[int, float, float]]:
-    """(env steps at the episode's end, target distance from the base, return) of every training episode."""
-    from benchmarks.reacher_failures import training_episodes_by_target
-
-    return training_episodes_by_target(run_dir, physics, after=0, with_end=True)  # type: ignore[return-value]
 
 
 def window_table(episodes: list[tuple[int, float, float]], window: int, solved_from: float) -> list[dict]:
     """One row per window (by the episode's end): near/far episodes and how many were solved."""
     rows: dict[int, dict] = {}
     for end, distance, ret in episodes:
-        key = -(-end // window) * window
+        key = window_end(end, window)
         row = rows.setdefault(key, {"window_end": key, "near": 0, "near_solved": 0, "far": 0, "far_solved": 0})
         band = "far" if distance >= FAR_FROM else "near"
         row[band] += 1
@@ -69,13 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--window {args.window}: expected at least 1")
     from dm_control import suite
 
+    from benchmarks.reacher_failures import training_episodes_by_target
+
     physics = suite.load("reacher", "easy").physics
     runs = {}
     short = len({run.name for run in args.runs}) == len(args.runs)  # columns by folder name where they differ
     for run in args.runs:
         if not (run / "episodes").is_dir():
             raise SystemExit(f"{run}: no episodes/ folder; expected a run directory of a reacher run")
-        runs[run.name if short else str(run)] = window_table(episodes_by_target(run, physics), args.window,
+        runs[run.name if short else str(run)] = window_table(training_episodes_by_target(run, physics), args.window,
                                                              args.solved)
     command = "python benchmarks/reacher_targets.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     table = "\n".join([f"# Reacher training episodes by target distance: {args.tag}", "",

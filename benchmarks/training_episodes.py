@@ -19,6 +19,11 @@ WINDOW = 5_000  # env steps per window: ten reacher episodes of 500 decisions
 FAIL_BELOW = 600.0  # on reacher-easy a return below this means the target was missed for much of the episode
 
 
+def window_end(end: int, window: int) -> int:
+    """The end of the window (a multiple of ``window``) an episode ending at env step ``end`` is counted in."""
+    return -(-end // window) * window
+
+
 def failures_per_window(run_dir: Path, window: int = WINDOW, below: float = FAIL_BELOW) -> dict[int, tuple[int, int]]:
     """{window end: (episodes returning < ``below``, episodes)} over the run's finished training episodes,
     each counted in the window where it ended; {} without episode files."""
@@ -31,7 +36,7 @@ def failures_per_window(run_dir: Path, window: int = WINDOW, below: float = FAIL
         end += int(EPISODE_FILE.match(path.name).group(2))  # type: ignore[union-attr]
         with np.load(path) as data:
             failed = float(data["reward"].sum()) < below
-        key = -(-end // window) * window
+        key = window_end(end, window)
         bad, total = counts.get(key, (0, 0))
         counts[key] = (bad + failed, total + 1)
     return counts

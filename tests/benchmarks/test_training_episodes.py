@@ -5,7 +5,7 @@ import numpy as np
 
 from agent.layout import episode_file_name
 from benchmarks.learning import failures_markdown
-from benchmarks.training_episodes import failures_after, failures_per_window
+from benchmarks.training_episodes import failures_after, failures_per_window, window_end
 
 
 def write_episodes(run_dir, returns, length=500):
@@ -23,6 +23,10 @@ def test_each_episode_counts_in_the_window_where_it_ended(tmp_path):
     assert counts == {5000: (1, 2), 10000: (2, 3), 15000: (0, 1)}  # 599 fails, 600 does not
     assert failures_after(counts, 5000) == (2, 4)
     assert failures_per_window(tmp_path / "no-run") == {}
+
+
+def test_an_episode_ending_on_a_window_boundary_counts_in_the_window_it_closes():
+    assert [window_end(end, 5000) for end in (1, 4999, 5000, 5001, 10000)] == [5000, 5000, 5000, 10000, 10000]
 
 
 def test_the_report_table_has_a_row_per_window_and_the_sum_after_15k(tmp_path):
