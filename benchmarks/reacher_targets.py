@@ -8,6 +8,8 @@ solved far targets at 7.5-10k and then failed almost all of them up to 30k: the 
 loss where the evaluation curve only wobbles.
 
     python benchmarks/reacher_targets.py RUN_DIR [RUN_DIR ...] --tag reacher-easy-s1
+    # a new run beside a baseline whose run directory was lost with its machine (its results file stays)
+    python benchmarks/reacher_targets.py RUN_DIR --beside benchmarks/results/reacher_targets_reacher-easy-s1-50k.json --tag T
 """
 
 from __future__ import annotations
@@ -38,6 +40,19 @@ def window_table(episodes: list[tuple[int, float, float]], window: int, solved_f
     return [rows[k] for k in sorted(rows)]
 
 
+def earlier_runs(path: Path, window: int) -> dict[str, list[dict]]:
+    """The runs of an earlier reacher_targets results file, each named ``<its tag>: <run folder>``."""
+    try:
+        data = json.loads(path.read_text())
+        if data["window"] != window:
+            raise SystemExit(f"--beside {path}: its window is {data['window']}, this table's {window}; expected "
+                             "the same window")
+        return {f"{data['tag']}: {Path(run).name}": rows for run, rows in data["runs"].items()}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SystemExit(f"--beside {path}: not a reacher_targets results file ({err}); expected a "
+                         "benchmarks/results/reacher_targets_<tag>.json") from None
+
+
 def markdown(runs: dict[str, list[dict]], window: int) -> list[str]:
     names = list(runs)
     ends = sorted({row["window_end"] for rows in runs.values() for row in rows})
@@ -58,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="reacher run directories (their episodes/ folders)")
     parser.add_argument("--window", type=int, default=5_000, help="env steps per row (default 5000)")
     parser.add_argument("--solved", type=float, default=600.0, help="an episode returning this or more is solved")
+    parser.add_argument("--beside", type=Path, action="append", default=[], metavar="JSON",
+                        help="also show the runs of an earlier results file (reacher_targets_<tag>.json), e.g. a "
+                             "baseline whose run directory is gone; repeatable")
     parser.add_argument("--tag", required=True, help="results file name: reacher_targets_<tag>.{md,json}")
     args = parser.parse_args(argv)
     if args.window < 1:
@@ -66,14 +84,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.reacher_failures import training_episodes_by_target
 
-    physics = suite.load("reacher", "easy").physics
-    runs = {}
-    short = len({run.name for run in args.runs}) == len(args.runs)  # columns by folder name where they differ
+    earlier = {}
+    for path in args.beside:
+        earlier.update(earlier_runs(path, args.window))
     for run in args.runs:
         if not (run / "episodes").is_dir():
             raise SystemExit(f"{run}: no episodes/ folder; expected a run directory of a reacher run")
-        runs[run.name if short else str(run)] = window_table(training_episodes_by_target(run, physics), args.window,
-                                                             args.solved)
+    physics = suite.load("reacher", "easy").physics
+    measured = {str(run): window_table(training_episodes_by_target(run, physics), args.window, args.solved)
+                for run in args.runs}
+    short = len({run.name for run in args.runs}) == len(args.runs)  # columns by folder name where they differ
+    runs = {**earlier, **{Path(run).name if short else run: rows for run, rows in measured.items()}}
     command = "python benchmarks/reacher_targets.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     table = "\n".join([f"# Reacher training episodes by target distance: {args.tag}", "",
                        f"Command: `{command}`", "",
@@ -83,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / f"reacher_targets_{args.tag}.json").write_text(
         json.dumps({"tag": args.tag, "window": args.window, "solved": args.solved, "far_from": FAR_FROM,
-                    "runs": dict(zip(map(str, args.runs), runs.values())), "command": command}, indent=1) + "\n")
+                    "runs": measured,
+                    "beside": [str(path) for path in args.beside], "command": command}, indent=1) + "\n")
     (RESULTS_DIR / f"reacher_targets_{args.tag}.md").write_text(table)
     print(table)
     return 0

@@ -30,3 +30,27 @@ def test_a_real_run_has_every_episode_counted_with_a_reacher_target(reacher_run,
 def test_a_folder_without_episodes_is_refused_in_one_line(tmp_path):
     with pytest.raises(SystemExit, match="no episodes/ folder"):
         rt.main([str(tmp_path), "--tag", "t"])
+
+
+def test_an_earlier_results_file_is_shown_beside_without_joining_the_measured_runs(reacher_run, tmp_path,
+                                                                                  monkeypatch):
+    monkeypatch.setattr(rt, "RESULTS_DIR", tmp_path)
+    baseline_rows = [{"window_end": 100, "near": 3, "near_solved": 2, "far": 1, "far_solved": 0}]
+    baseline = tmp_path / "reacher_targets_base.json"
+    baseline.write_text(json.dumps({"tag": "base", "window": 100, "runs": {"/gone/seed1": baseline_rows}}))
+    assert rt.main([str(reacher_run), "--beside", str(baseline), "--tag", "t", "--window", "100"]) == 0
+    data = json.loads((tmp_path / "reacher_targets_t.json").read_text())
+    assert list(data["runs"]) == [str(reacher_run)] and data["beside"] == [str(baseline)]
+    lines = (tmp_path / "reacher_targets_t.md").read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| env steps"))
+    assert header.index("base: seed1: near") < header.index(f"{reacher_run.name}: near")
+    assert next(line for line in lines if line.startswith("| 0-100 |")).startswith("| 0-100 | 2/3 | 0/1 |")
+
+
+@pytest.mark.parametrize("content, expected", [("not json", "not a reacher_targets results file"),
+                                               ('{"tag": "b", "window": 5000, "runs": {}}', "its window is 5000")])
+def test_an_unusable_earlier_file_is_refused_in_one_line(tmp_path, content, expected):
+    path = tmp_path / "earlier.json"
+    path.write_text(content)
+    with pytest.raises(SystemExit, match=expected):
+        rt.main([str(tmp_path), "--beside", str(path), "--tag", "t", "--window", "100"])
