@@ -70,6 +70,8 @@ class EpisodeAnatomy:
     probe_wrist: float          # the wrist action of that best constant plan (+1/-1: turning the wrist hard)
     v_stop: float               # learned V at the final pose, at rest
     v_target_best: float        # best learned V over the grid's poses with the finger inside the target
+    v_target_wrist_pos: float   # best learned V over the target poses with the wrist bent positive, and
+    v_target_wrist_neg: float   # negative: a target has two arm solutions; a value that knows one only is one-sided
     v_outside_best: float       # best learned V over the poses clearly away from it (finger beyond twice the radius)
     peak_distance: float        # how far from the target the finger is at the best-valued pose of the whole grid
     local_rise: float           # best V within 0.3 rad of the end pose minus V there: <= 0 = a local maximum
@@ -213,6 +215,17 @@ def probe_end_state(agent: Any, obs: np.ndarray, horizon: int, discount: float, 
     return float(scores[best] - prior_score[0]), float(constant[best, 1])
 
 
+def best_by_wrist_side(value: np.ndarray, poses: np.ndarray, inside: np.ndarray) -> tuple[float, float]:
+    """(best ``value`` over the ``inside`` poses with the wrist >= 0, best with the wrist < 0; NaN where a side has
+    none): the target's two arm solutions (elbow either way), which a run that habitually bends its wrist one way
+    may value very differently."""
+    sides = []
+    for side in (poses[:, 1] >= 0, poses[:, 1] < 0):
+        chosen = inside & side
+        sides.append(float(value[chosen].max()) if chosen.any() else float("nan"))
+    return sides[0], sides[1]
+
+
 def verdict(believed: float, fail_below: float, v_stop: float, v_target: float, peak_distance: float,
             radius: float, rise: float) -> str:
     """believed-solved: the model's reward along the real path says the episode succeeded (it did not); else
@@ -251,7 +264,8 @@ def anatomy(agent: Any, dmc: Any, episode: int, ret: float, distances: list[floa
     row = EpisodeAnatomy(
         episode, ret, distances[-1], min(distances), radius,
         float(np.linalg.norm(physics.named.data.geom_xpos["target", :2])), speed, float(stop_pose[1]), believed,
-        float(reward[0]), *errors, *probe, float(value[0]), v_target, v_outside,
+        float(reward[0]), *errors, *probe, float(value[0]), v_target, *best_by_wrist_side(v_grid, grid, inside),
+        v_outside,
         peak_distance, rise,
         float(s_grid[best_in]) if inside.any() else float("nan"),
         float(r_grid[inside].mean()) if inside.any() else float("nan"), float(r_grid[~inside].mean()),
@@ -378,7 +392,7 @@ def report(data: dict[str, Any]) -> str:
     head = ["episode", "return", "model's return", "target from base", "final dist", "min dist", "end speed",
             "end wrist", "r-hat at end", "rollout reward bias", "rollout finger error (cm)", "probe gain",
             "probe wrist action", "V stop",
-            "V target (best)", "V away (best)", "V peak's distance", "V rise nearby", "Q-head std at target",
+            "V target (best)", "V target, wrist + (best)", "V target, wrist - (best)", "V away (best)", "V peak's distance", "V rise nearby", "Q-head std at target",
             "r-hat inside",
             "r-hat outside", "r-hat 1 cm outside", "verdict"]
     lines = [f"# Why reacher episodes fail: {data['tag']}", "", f"Command: `{data['command']}`", "",
@@ -395,7 +409,8 @@ def report(data: dict[str, Any]) -> str:
             f"{r.final_distance:.3f}", f"{r.min_distance:.3f}", f"{r.final_speed:.2f}", f"{r.stop_wrist:.2f}",
             f"{r.reward_stop:.2f}", f"{r.rollout_reward_bias:+.2f}", f"{100 * r.rollout_finger_error:.1f}",
             f"{r.probe_gain:+.1f}", f"{r.probe_wrist:+.1f}",
-            f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}", f"{r.v_outside_best:.1f}", f"{r.peak_distance:.3f}",
+            f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}", f"{r.v_target_wrist_pos:.1f}", f"{r.v_target_wrist_neg:.1f}",
+            f"{r.v_outside_best:.1f}", f"{r.peak_distance:.3f}",
             f"{r.local_rise:+.1f}",
             f"{r.head_std_target:.2f}",
             f"{r.reward_inside:.2f}", f"{r.reward_outside:.2f}", f"{r.reward_rim:.2f}",

@@ -59,6 +59,15 @@ def test_a_failure_is_told_by_what_the_model_believed_and_where_its_value_points
     assert rf.verdict(believed, 600.0, v_stop, v_target, peak_distance, radius=0.06, rise=rise) == expected
 
 
+def test_the_targets_two_arm_solutions_are_valued_apart_by_wrist_side():
+    poses = np.array([[0.0, 1.0], [0.5, 2.0], [2.0, -1.0], [1.0, -0.5], [3.0, 2.5]])
+    value = np.array([150.0, 155.0, 200.0, 300.0, 999.0])
+    inside = np.array([True, True, True, False, False])  # the 300 and 999 poses are not at the target
+    assert rf.best_by_wrist_side(value, poses, inside) == (155.0, 200.0)
+    positive, negative = rf.best_by_wrist_side(value, poses, inside & (poses[:, 1] > 0))
+    assert positive == 155.0 and np.isnan(negative)
+
+
 def test_a_local_maximum_of_the_value_is_found_across_the_shoulders_wrap():
     size = 96
     grid = rf.pose_grid(size)
@@ -92,6 +101,8 @@ def test_the_diagnosed_episodes_are_the_trainers_evaluation_episodes(reacher_run
                                 "target-unreachable"}
         assert r["min_distance"] <= r["final_distance"] and r["radius"] == pytest.approx(0.05 + 0.01)
         assert 0.05 - 1e-6 <= r["target_from_base"] <= 0.20 + 1e-6  # reacher draws the target's radius in [.05, .20]
+        sides = [v for v in (r["v_target_wrist_pos"], r["v_target_wrist_neg"]) if np.isfinite(v)]
+        assert max(sides) == pytest.approx(r["v_target_best"])  # the best target pose is on one side or the other
     (distance, ret), = data["training"]  # the run's one training episode (500 steps)
     episode, = (reacher_run / "episodes").glob("*.npz")
     assert ret == pytest.approx(float(np.load(episode)["reward"].sum())) and 0.05 - 1e-6 <= distance <= 0.20 + 1e-6
