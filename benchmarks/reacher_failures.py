@@ -43,6 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 
+from benchmarks.training_episodes import episode_ends  # noqa: E402
+
 PROBE_STEPS = 11  # actions per joint in the end-state probe's grid of constant plans
 LOCAL_REACH = 0.3  # radians per joint around the end pose: about what the arm turns in a few decisions
 RIM = 0.01  # metres just outside the reward radius: where a blurred reward boundary credits a miss
@@ -126,12 +128,8 @@ def training_episodes_by_target(run_dir: Path, physics: Any, after: int = 0) -> 
     """(env steps at its end, target distance from base, return) of each training episode of ``run_dir`` that
     ended after ``after`` env steps (they act with exploration: failures of the agent as it trains, ten times
     more than evaluations)."""
-    from agent.layout import EPISODE_DIR, EPISODE_FILE
-
-    found, end = [], 0
-    directory = run_dir / EPISODE_DIR
-    for path in sorted(p for p in directory.iterdir() if EPISODE_FILE.match(p.name)) if directory.is_dir() else []:
-        end += int(EPISODE_FILE.match(path.name).group(2))  # type: ignore[union-attr]
+    found = []
+    for end, path in episode_ends(run_dir):
         if end > after:
             with np.load(path) as data:
                 found.append((end, target_from_base(physics, data["obs"][0]), float(data["reward"].sum())))
@@ -391,9 +389,8 @@ def report(data: dict[str, Any]) -> str:
     counts = {v: sum(r.verdict == v for r in failed) for v in sorted({r.verdict for r in failed})}
     head = ["episode", "return", "model's return", "target from base", "final dist", "min dist", "end speed",
             "end wrist", "r-hat at end", "rollout reward bias", "rollout finger error (cm)", "probe gain",
-            "probe wrist action", "V stop",
-            "V target (best)", "V target, wrist + (best)", "V target, wrist - (best)", "V away (best)", "V peak's distance", "V rise nearby", "Q-head std at target",
-            "r-hat inside",
+            "probe wrist action", "V stop", "V target (best)", "V target, wrist + (best)", "V target, wrist - (best)",
+            "V away (best)", "V peak's distance", "V rise nearby", "Q-head std at target", "r-hat inside",
             "r-hat outside", "r-hat 1 cm outside", "verdict"]
     lines = [f"# Why reacher episodes fail: {data['tag']}", "", f"Command: `{data['command']}`", "",
              f"Checkpoint {data['checkpoint']} at {data['env_steps']} env steps; {len(rows)} evaluation episodes "
@@ -410,9 +407,7 @@ def report(data: dict[str, Any]) -> str:
             f"{r.reward_stop:.2f}", f"{r.rollout_reward_bias:+.2f}", f"{100 * r.rollout_finger_error:.1f}",
             f"{r.probe_gain:+.1f}", f"{r.probe_wrist:+.1f}",
             f"{r.v_stop:.1f}", f"{r.v_target_best:.1f}", f"{r.v_target_wrist_pos:.1f}", f"{r.v_target_wrist_neg:.1f}",
-            f"{r.v_outside_best:.1f}", f"{r.peak_distance:.3f}",
-            f"{r.local_rise:+.1f}",
-            f"{r.head_std_target:.2f}",
+            f"{r.v_outside_best:.1f}", f"{r.peak_distance:.3f}", f"{r.local_rise:+.1f}", f"{r.head_std_target:.2f}",
             f"{r.reward_inside:.2f}", f"{r.reward_outside:.2f}", f"{r.reward_rim:.2f}",
             r.verdict if r.ret < data["fail_below"] else "-"]) + " |")
     lines += ["", "Evaluation episodes by target distance:", "",

@@ -9,6 +9,7 @@ failures of the agent as it trains, not of its evaluation policy).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +25,23 @@ def window_end(end: int, window: int) -> int:
     return -(-end // window) * window
 
 
-def failures_per_window(run_dir: Path, window: int = WINDOW, below: float = FAIL_BELOW) -> dict[int, tuple[int, int]]:
-    """{window end: (episodes returning < ``below``, episodes)} over the run's finished training episodes,
-    each counted in the window where it ended; {} without episode files."""
+def episode_ends(run_dir: Path) -> Iterator[tuple[int, Path]]:
+    """(env steps at its end, file) of each finished training episode of ``run_dir`` in the order they were
+    collected; nothing without episode files."""
     directory = run_dir / EPISODE_DIR
     # the listing of agent.learn.replay.episode_files, without importing torch into a report
     files = sorted(p for p in directory.iterdir() if EPISODE_FILE.match(p.name)) if directory.is_dir() else []
-    counts: dict[int, tuple[int, int]] = {}
     end = 0
     for path in files:
         end += int(EPISODE_FILE.match(path.name).group(2))  # type: ignore[union-attr]
+        yield end, path
+
+
+def failures_per_window(run_dir: Path, window: int = WINDOW, below: float = FAIL_BELOW) -> dict[int, tuple[int, int]]:
+    """{window end: (episodes returning < ``below``, episodes)} over the run's finished training episodes,
+    each counted in the window where it ended; {} without episode files."""
+    counts: dict[int, tuple[int, int]] = {}
+    for end, path in episode_ends(run_dir):
         with np.load(path) as data:
             failed = float(data["reward"].sum()) < below
         key = window_end(end, window)

@@ -5,7 +5,7 @@ import numpy as np
 
 from agent.layout import episode_file_name
 from benchmarks.learning import failures_markdown
-from benchmarks.training_episodes import failures_after, failures_per_window, window_end
+from benchmarks.training_episodes import episode_ends, failures_after, failures_per_window, window_end
 
 
 def write_episodes(run_dir, returns, length=500):
@@ -23,6 +23,15 @@ def test_each_episode_counts_in_the_window_where_it_ended(tmp_path):
     assert counts == {5000: (1, 2), 10000: (2, 3), 15000: (0, 1)}  # 599 fails, 600 does not
     assert failures_after(counts, 5000) == (2, 4)
     assert failures_per_window(tmp_path / "no-run") == {}
+
+
+def test_episode_ends_sum_the_lengths_in_collection_order_and_skip_other_files(tmp_path):
+    write_episodes(tmp_path, [0, 0, 0], length=300)
+    (tmp_path / "episodes" / "notes.txt").write_text("not an episode")
+    ends = list(episode_ends(tmp_path))
+    assert [end for end, _ in ends] == [300, 600, 900]
+    assert [path.name for _, path in ends] == [episode_file_name(i, 300) for i in range(3)]
+    assert list(episode_ends(tmp_path / "no-run")) == []
 
 
 def test_an_episode_ending_on_a_window_boundary_counts_in_the_window_it_closes():
