@@ -171,7 +171,7 @@ def _add_suite_options(ev: argparse.ArgumentParser) -> None:
     group.add_argument("--seeds", type=int, default=2, metavar="N", help="seeds 1..N per task (default: 2)")
     group.add_argument("--steps", type=int, default=100_000, help="env steps per run (default: 100000)")
     group.add_argument("--jobs", type=int, default=default_jobs(),
-                       help=f"runs trained at once, one torch thread each (default: half the cores, {default_jobs()})")
+                       help=f"runs trained at once, one torch thread each (default: one per core, {default_jobs()})")
     group.add_argument("--suite-dir", type=Path, metavar="DIR",
                        help="runs, logs, results, plots and summary (default: runs/suites/NAME)")
     group.add_argument("--ray", metavar="ADDRESS", help="run each task and seed as a task on this Ray cluster "

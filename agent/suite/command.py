@@ -40,8 +40,10 @@ class SuiteOptions:
 
 
 def default_jobs() -> int:
-    """Half the cores: each job runs env, planner and updates on one torch thread."""
-    return max(1, (os.cpu_count() or 1) // 2)
+    """One job per core, each on one torch thread: a run does not keep two cores busy (env, planner and
+    updates take turns), so on 2 cores two runs at once summed 2.08x one run's pace and four 1.72x
+    (benchmarks/results/concurrent_runs_amx.md)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def make_plan(opts: SuiteOptions) -> SuitePlan:

@@ -230,3 +230,12 @@ def test_existing_runs_are_summarised_without_training(tmp_path, capsys):
     assert (tmp_path / "out" / "plots" / "reacher-easy.png").is_file()
     assert main(["eval", "--runs", str(tmp_path / "nowhere")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cores, jobs", [(None, 1), (1, 1), (2, 2), (16, 16)])
+def test_the_suite_trains_one_run_per_core_by_default(monkeypatch, cores, jobs):
+    """Two one-thread runs on 2 cores sum about twice one run's pace (concurrent_runs_amx.md)."""
+    from agent.suite import command
+
+    monkeypatch.setattr(command.os, "cpu_count", lambda: cores)
+    assert command.default_jobs() == jobs
