@@ -159,7 +159,7 @@ def evaluate_restored(path: Path, episodes: int, seed: int, device: str = "auto"
     from agent.run.runtime import pick_device, seed_everything, set_threads
 
     run = restore_run(path, pick_device(device), trust=trust, with_llm=with_llm, plan=plan)
-    set_threads(run.config.threads if threads is None else threads)
+    set_threads(run.config.threads if threads is None else threads, pixels=run.config.env.obs == "pixels")
     seed_everything(seed)  # the planner samples from torch's global RNG
     try:
         result = evaluate(run.agent, run.env, episodes, seed, record_video=False, rng=np.random.default_rng(seed),

@@ -84,7 +84,7 @@ class Trainer:
         # (a learner on 2 threads beside a 1-thread planner measured 0.90x the 1 + 1 split: notes in
         # benchmarks/results/step_profile_amx.notes.md).
         overlap = cfg.learn.schedule == "overlap"
-        set_threads(cfg.threads or (1 if overlap else 0))
+        set_threads(cfg.threads or (1 if overlap else 0), pixels=cfg.env.obs == "pixels")
         seed_everything(cfg.seed)
         self.device = pick_device(cfg.device)
         repeat = cfg.env.action_repeat or None
