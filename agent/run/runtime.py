@@ -27,8 +27,8 @@ def pick_device(name: str) -> torch.device:
 def set_threads(threads: int, pixels: bool = False) -> int:
     """Intra-op threads for torch; 0 picks one from state and min(2, cores) from pixels. A state step's
     matrices are too small to split: on a 2-core AMX Xeon a reacher-easy run trained 1.5x faster on one
-    thread than on two (benchmarks/results/train_speed_threads.md). Pixel steps are mostly convolutions,
-    which split better; beyond 2 threads fight the env and renderer."""
+    thread than on two (benchmarks/results/train_speed_threads.md). Pixels keep the earlier pick, not
+    re-measured: their convolutions are larger, and beyond 2 threads fight the env and renderer."""
     count = threads or (min(2, os.cpu_count() or 1) if pixels else 1)
     torch.set_num_threads(count)
     return count
