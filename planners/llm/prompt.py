@@ -57,13 +57,18 @@ def describe_actions(task: TaskSpec) -> str:
     )
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 action', '3 actions': the default horizon of 1 must not read '1 actions' to the model."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def proposal_messages(task: TaskSpec, state: np.ndarray, num_plans: int, plan_steps: int) -> list[Message]:
     """Ask for ``num_plans`` sequences of ``plan_steps`` actions as ``{"plans": [...]}``."""
     example = json.dumps({"plans": [[[0.0] * task.action_dim] * min(plan_steps, 2)]})
     user = (
         f"Task: {task.env_name} (MuJoCo). Goal: {task.goal}\n"
         f"Each action is held for {task.action_repeat} physics step(s); the planner looks "
-        f"{task.horizon} actions ahead.\n"
+        f"{_count(task.horizon, 'action')} ahead.\n"
         f"Current state:\n{describe_state(task.obs_field_names, state)}\n"
         f"Action dimensions (name and bounds):\n{describe_actions(task)}\n"
         f"Propose {num_plans} different action sequences, each exactly {plan_steps} steps long; "
@@ -80,7 +85,7 @@ def judge_messages(task: TaskSpec, final_states: np.ndarray) -> list[Message]:
     )
     user = (
         f"Task: {task.env_name} (MuJoCo). Goal: {task.goal}\n"
-        f"A world model predicts these states after {task.horizon} actions of {len(final_states)} "
+        f"A world model predicts these states after {_count(task.horizon, 'action')} of {len(final_states)} "
         f"different plans:\n{blocks}\n"
         f"Score how well each outcome achieves the goal, from 0 (not at all) to 10 (fully).\n"
         f'Reply with JSON only: {{"scores": [one number per outcome, {len(final_states)} in all]}}'

@@ -3,13 +3,14 @@ secrets kept out of prompts, and errors that name their kind."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 import pytest
 
 from planners.llm import (BackendError, LLMProposer, OpenAIChatBackend, OpenAIConfig, ProposerConfig, TaskSpec,
-                          openai_config_from_env, proposal_messages)
+                          judge_messages, openai_config_from_env, proposal_messages)
 from tests.chat_server import Reply, ScriptedChatServer, closed_port
 from tests.planners.llm_helpers import PLAN_A, STATE, TASK, backend, one_step, plans_json, proposer
 
@@ -122,6 +123,14 @@ def test_prompt_names_state_actions_bounds_timing_goal_and_sizes() -> None:
                    "Propose 3 different", "exactly 7 steps", "list of 2 numbers"):
         assert needle in text, needle
     assert "JSON" in system["content"]
+
+
+def test_prompts_count_a_one_step_horizon_in_the_singular() -> None:
+    task = dataclasses.replace(TASK, horizon=1)
+    (_, user) = proposal_messages(task, np.array([0.25, -1.5]), num_plans=3, plan_steps=11)
+    assert "looks 1 action ahead" in user["content"]
+    (_, judge) = judge_messages(task, np.zeros((2, 2)))
+    assert "after 1 action of 2 different plans" in judge["content"]
 
 
 def test_backend_errors_name_their_kind() -> None:
