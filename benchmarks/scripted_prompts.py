@@ -57,7 +57,7 @@ def _state_block(lines: list[str]) -> dict[str, float]:
 def parse_proposal_prompt(text: str) -> ProposalRequest:
     """The numbers of a ``planners.llm.prompt.proposal_messages`` user message."""
     env_name = _search(r"^Task: (\S+) \(MuJoCo\)", text, "'Task: NAME (MuJoCo)' line").group(1)
-    timing = _search(r"held for (\d+) physics step\(s\); the planner looks (\d+) actions ahead", text,
+    timing = _search(r"held for (\d+) physics step\(s\); the planner looks (\d+) actions? ahead", text,
                      "action repeat and horizon")
     ask = _search(r"Propose (\d+) different action sequences, each exactly (\d+) steps long", text,
                   "number and length of plans")

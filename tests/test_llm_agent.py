@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -22,7 +23,7 @@ from planners.llm import TaskSpec
 LLM_FIRST_ACTION = [0.7, -0.3]
 TASK = TaskSpec(env_name="point-reach", goal="reach", obs_field_names=tuple(f"s[{i}]" for i in range(4)),
                 action_names=("a0", "a1"), action_low=(-1.0, -1.0), action_high=(1.0, 1.0), action_repeat=1,
-                horizon=3)
+                horizon=RunConfig().plan.plan_horizon)  # the agent's own horizon, as build_agent's task has
 
 
 def respond(request: Request, num_plans: int = 2) -> Reply:
@@ -236,16 +237,16 @@ def test_evaluation_does_not_ask_a_disproven_proposer_but_training_still_does() 
 
 
 def test_a_followed_answer_is_ranked_over_all_the_steps_it_will_be_followed_for(monkeypatch) -> None:
-    # Reward is the first action component and the latent stands still, so "early" leads over the planner's
-    # 3 steps (3 against 0.3) and loses over the answer's 13 (3 - 10 against 0.3 + 10): the plan acted on
-    # until the next answer must be the one that wins over all of them.
+    # With a planning horizon of 3 (set below), reward the first action component and a latent that stands
+    # still, "early" leads over the planner's 3 steps (3 against 0.3) and loses over the answer's 13
+    # (3 - 10 against 0.3 + 10): the plan acted on until the next answer must be the one that wins over all.
     early = [[1.0, -0.5]] * 3 + [[-1.0, -0.5]] * 10
     late = [[0.1, 0.5]] * 3 + [[1.0, 0.5]] * 10
     monkeypatch.setattr(LatentWorldModel, "next_latent_and_reward", lambda self, z, a: (z, a[:, :1]))
     with ScriptedChatServer(lambda request: Reply(json.dumps({"plans": [early, late]}))) as server:
         cfg = small_config(proposer="llm", llm_base_url=server.base_url, llm_model="m", llm_deadline_ms=3000.0,
-                           llm_every=10, llm_follow=1.0)
-        agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=TASK)
+                           llm_every=10, llm_follow=1.0, plan_horizon=3)
+        agent = WorldModelAgent((4,), 2, cfg, torch.device("cpu"), task=dataclasses.replace(TASK, horizon=3))
         agent.reset()
         rng = np.random.default_rng(0)
         actions = [agent.act(np.zeros(4, np.float32), explore=True, rng=rng, follow_llm=True)]
