@@ -109,10 +109,9 @@ class LearnConfig:
 class PlanConfig:
     planner: str = _f("mppi", "planner: 'cem' or 'mppi'", choices=("cem", "mppi"))
     # metadata["planner"]: the option of planners/config.py the field is carried to, by that name
-    plan_horizon: int = _f(1, "planning horizon in agent decisions, then the terminal value. 1, not TD-MPC2's 3: "
-                              "longer imagined plans chased the model's and value's errors on a failing "
-                              "reacher-easy seed (issue 27, benchmarks/results/suite_dmc-easy-50k.notes.md)",
-                           planner="horizon")
+    plan_horizon: int = _f(3, "planning horizon in agent decisions, then the terminal value (TD-MPC2's 3; 1 fixed a "
+                              "failing reacher-easy seed and lost on another, issue 27: "
+                              "benchmarks/results/suite_dmc-easy-50k.notes.md)", planner="horizon")
     num_samples: int = _f(256, "sampled action sequences per iteration", planner="num_samples")
     num_elites: int = _f(32, "elite sequences kept per iteration", planner="num_elites")
     iterations: int = _f(4, "planner iterations per action", planner="iterations")
