@@ -58,7 +58,7 @@ def describe_actions(task: TaskSpec) -> str:
 
 
 def _count(n: int, noun: str) -> str:
-    """'1 action', '3 actions': the default horizon of 1 must not read '1 actions' to the model."""
+    """'1 action', '3 actions': a horizon of 1 (``--plan-horizon 1``) must not read '1 actions' to the model."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 

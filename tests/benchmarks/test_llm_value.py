@@ -7,6 +7,7 @@ that the scripts can no longer read fails here rather than silently in a long be
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -84,6 +85,16 @@ def test_server_answers_the_agents_prompts_with_plans_and_scores_the_parser_acce
             pick = judge.choose(np.array([1.0, 0.5, 0.2]), np.stack([obs, obs * 0.5, obs * 2.0]))
             assert pick in (0, 1, 2) and judge.counts["verdicts"] == 1, (kind, judge.stats)
         assert server.counts[f"{MODEL_PREFIX}informed proposals"] == 1
+
+
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_scripts_read_the_prompt_of_any_planning_horizon(reacher, horizon: int) -> None:
+    env, task = reacher
+    obs, _ = env.reset(seed=0)
+    asked = dataclasses.replace(task, horizon=horizon)  # "looks 1 action ahead" as well as "3 actions"
+    for kind in KINDS:
+        plans = json.loads(answer(MODEL_PREFIX + kind, proposal_messages(asked, obs, num_plans=4, plan_steps=5)))
+        assert np.asarray(plans["plans"]).shape == (4, 5, 2), kind
 
 
 def test_server_refuses_what_it_cannot_read_in_one_line_the_agent_counts() -> None:
