@@ -237,8 +237,8 @@ def test_evaluation_does_not_ask_a_disproven_proposer_but_training_still_does() 
 
 
 def test_a_followed_answer_is_ranked_over_all_the_steps_it_will_be_followed_for(monkeypatch) -> None:
-    # With a planning horizon of 3 (set below), reward the first action component and a latent that stands
-    # still, "early" leads over the planner's 3 steps (3 against 0.3) and loses over the answer's 13
+    # The planning horizon is 3 (set below), the reward is the first action component and the latent stands
+    # still, so "early" leads over the planner's 3 steps (3 against 0.3) and loses over the answer's 13
     # (3 - 10 against 0.3 + 10): the plan acted on until the next answer must be the one that wins over all.
     early = [[1.0, -0.5]] * 3 + [[-1.0, -0.5]] * 10
     late = [[0.1, 0.5]] * 3 + [[1.0, 0.5]] * 10
