@@ -223,17 +223,26 @@ class Trainer:
                    disable=not self.progress, desc=self.cfg.env.name)
         last_checkpoint = self.last_checkpoint_step
         if self.env_steps >= self.cfg.steps:
-            self.logger.message(f"{self.run_dir} already has {self.env_steps} env steps (--steps {self.cfg.steps}); "
-                                f"pass a larger --steps to continue it")
+            # The loop below still evaluates a step no evaluation has seen (a run stopped between
+            # evaluations): say so, since 20 evaluation episodes can take minutes.
+            then = (f"; its last evaluation was at {self.last_eval_step}, so it is evaluated once at "
+                    f"{self.env_steps} ({self.cfg.eval_episodes} episodes) and not trained"
+                    if self.env_steps > self.last_eval_step else "; nothing to do")
+            self.logger.message(f"{self.run_dir} already has {self.env_steps} env steps (--steps {self.cfg.steps})"
+                                f"{then}; pass a larger --steps to continue it")
         try:
             while True:
                 # Checked before each episode as well as after it, so that a run stopped during an
                 # evaluation redoes that evaluation when it resumes instead of skipping it.
                 finished = self.env_steps >= self.cfg.steps
+                evaluated = False
                 if self.env_steps > self.last_eval_step and (
                         self.env_steps - self.last_eval_step >= self.cfg.eval_every or finished):
                     self._evaluate()
-                if self.env_steps > last_checkpoint and (
+                    evaluated = True
+                # A final evaluation at a step already checkpointed (a run resumed at or past --steps) is
+                # written into that checkpoint again, or every later resume would evaluate that step again.
+                if (finished and evaluated) or self.env_steps > last_checkpoint and (
                         self.env_steps - last_checkpoint >= self.cfg.checkpoint_every or finished):
                     saved = self.save()
                     last_checkpoint = self.env_steps

@@ -202,3 +202,38 @@ def test_a_run_stopped_during_an_evaluation_redoes_it_on_resume(tmp_path, monkey
     assert main(["train", "--resume", str(run_dir), "--no-progress"]) == 0
     eval_steps = [int(line.split(",")[0]) for line in (run_dir / "eval.csv").read_text().splitlines()[1:]]
     assert eval_steps == [100, 200, 300]
+
+
+def test_a_run_resumed_below_its_steps_says_it_only_evaluates_a_step_not_yet_evaluated(tmp_path, monkeypatch,
+                                                                                        capsys):
+    import agent.run.trainer
+
+    real_evaluate, calls = agent.run.trainer.evaluate, [0]
+
+    def ctrl_c_in_second_eval(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 2:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(agent.run.trainer, "evaluate", ctrl_c_in_second_eval)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--env", "Reacher-v5", "--steps", "300", "--seed-steps", "100", "--eval-every", "100",
+                 "--video-every", "0", "--logdir", str(tmp_path), "--run-name", "run", *TINY]) == EXIT_INTERRUPTED
+    monkeypatch.setattr(agent.run.trainer, "evaluate", real_evaluate)
+    capsys.readouterr()
+
+    def eval_steps() -> list[int]:
+        return [int(line.split(",")[0]) for line in (run_dir / "eval.csv").read_text().splitlines()[1:]]
+
+    # At 200, last evaluated at 100: --steps 150 trains nothing but evaluates 200 once, and says so first.
+    assert main(["train", "--resume", str(run_dir), "--steps", "150", "--no-progress"]) == 0
+    said = capsys.readouterr().out
+    assert "already has 200 env steps (--steps 150); its last evaluation was at 100, so it is evaluated once " \
+           "at 200" in said, said
+    assert eval_steps() == [100, 200]
+    assert EpisodeReplay.load(run_dir / "episodes").num_steps == 200
+    # Again: 200 is evaluated now, so nothing is done.
+    assert main(["train", "--resume", str(run_dir), "--steps", "150", "--no-progress"]) == 0
+    assert "already has 200 env steps (--steps 150); nothing to do" in capsys.readouterr().out
+    assert eval_steps() == [100, 200]
