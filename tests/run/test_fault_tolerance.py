@@ -180,7 +180,9 @@ def test_pixel_observations_without_a_renderer_are_a_one_line_error(tmp_path, ca
     assert not any(tmp_path.iterdir())  # refused before a run directory exists
 
 
-def test_a_run_stopped_during_an_evaluation_redoes_it_on_resume(tmp_path, monkeypatch):
+def _run_stopped_inside_its_second_evaluation(tmp_path: Path, monkeypatch) -> Path:
+    """A 300-step run with evaluations every 100, Ctrl-C'd inside its evaluation at 200: checkpointed at
+    200, last evaluated at 100. ``evaluate`` is real again afterwards."""
     import agent.run.trainer
 
     real_evaluate, calls = agent.run.trainer.evaluate, [0]
@@ -192,48 +194,37 @@ def test_a_run_stopped_during_an_evaluation_redoes_it_on_resume(tmp_path, monkey
         return real_evaluate(*args, **kwargs)
 
     monkeypatch.setattr(agent.run.trainer, "evaluate", ctrl_c_in_second_eval)
-    run_dir = tmp_path / "run"
     assert main(["train", "--env", "Reacher-v5", "--steps", "300", "--seed-steps", "100", "--eval-every", "100",
                  "--video-every", "0", "--logdir", str(tmp_path), "--run-name", "run", *TINY]) == EXIT_INTERRUPTED
-    eval_steps = [int(line.split(",")[0]) for line in (run_dir / "eval.csv").read_text().splitlines()[1:]]
-    assert eval_steps == [100]  # stopped inside the evaluation at 200
+    monkeypatch.setattr(agent.run.trainer, "evaluate", real_evaluate)
+    return tmp_path / "run"
+
+
+def _eval_steps(run_dir: Path) -> list[int]:
+    return [int(line.split(",")[0]) for line in (run_dir / "eval.csv").read_text().splitlines()[1:]]
+
+
+def test_a_run_stopped_during_an_evaluation_redoes_it_on_resume(tmp_path, monkeypatch):
+    run_dir = _run_stopped_inside_its_second_evaluation(tmp_path, monkeypatch)
+    assert _eval_steps(run_dir) == [100]  # stopped inside the evaluation at 200
     assert load_checkpoint(list_checkpoints(run_dir / "checkpoints")[-1])["env_steps"] == 200
 
     assert main(["train", "--resume", str(run_dir), "--no-progress"]) == 0
-    eval_steps = [int(line.split(",")[0]) for line in (run_dir / "eval.csv").read_text().splitlines()[1:]]
-    assert eval_steps == [100, 200, 300]
+    assert _eval_steps(run_dir) == [100, 200, 300]
 
 
 def test_a_run_resumed_below_its_steps_says_it_only_evaluates_a_step_not_yet_evaluated(tmp_path, monkeypatch,
                                                                                         capsys):
-    import agent.run.trainer
-
-    real_evaluate, calls = agent.run.trainer.evaluate, [0]
-
-    def ctrl_c_in_second_eval(*args, **kwargs):
-        calls[0] += 1
-        if calls[0] == 2:
-            raise KeyboardInterrupt
-        return real_evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(agent.run.trainer, "evaluate", ctrl_c_in_second_eval)
-    run_dir = tmp_path / "run"
-    assert main(["train", "--env", "Reacher-v5", "--steps", "300", "--seed-steps", "100", "--eval-every", "100",
-                 "--video-every", "0", "--logdir", str(tmp_path), "--run-name", "run", *TINY]) == EXIT_INTERRUPTED
-    monkeypatch.setattr(agent.run.trainer, "evaluate", real_evaluate)
+    run_dir = _run_stopped_inside_its_second_evaluation(tmp_path, monkeypatch)
     capsys.readouterr()
-
-    def eval_steps() -> list[int]:
-        return [int(line.split(",")[0]) for line in (run_dir / "eval.csv").read_text().splitlines()[1:]]
-
     # At 200, last evaluated at 100: --steps 150 trains nothing but evaluates 200 once, and says so first.
     assert main(["train", "--resume", str(run_dir), "--steps", "150", "--no-progress"]) == 0
     said = capsys.readouterr().out
     assert "already has 200 env steps (--steps 150); its last evaluation was at 100, so it is evaluated once " \
            "at 200" in said, said
-    assert eval_steps() == [100, 200]
+    assert _eval_steps(run_dir) == [100, 200]
     assert EpisodeReplay.load(run_dir / "episodes").num_steps == 200
     # Again: 200 is evaluated now, so nothing is done.
     assert main(["train", "--resume", str(run_dir), "--steps", "150", "--no-progress"]) == 0
     assert "already has 200 env steps (--steps 150); nothing to do" in capsys.readouterr().out
-    assert eval_steps() == [100, 200]
+    assert _eval_steps(run_dir) == [100, 200]
