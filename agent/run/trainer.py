@@ -225,11 +225,11 @@ class Trainer:
         if self.env_steps >= self.cfg.steps:
             # The loop below still evaluates a step no evaluation has seen (a run stopped between
             # evaluations): say so, since 20 evaluation episodes can take minutes.
-            then = (f"; its last evaluation was at {self.last_eval_step}, so it is evaluated once at "
-                    f"{self.env_steps} ({self.cfg.eval_episodes} episodes) and not trained"
-                    if self.env_steps > self.last_eval_step else "; nothing to do")
+            outcome = (f"; its last evaluation was at {self.last_eval_step}, so it is evaluated once at "
+                       f"{self.env_steps} ({self.cfg.eval_episodes} episodes) and not trained"
+                       if self.env_steps > self.last_eval_step else "; nothing to do")
             self.logger.message(f"{self.run_dir} already has {self.env_steps} env steps (--steps {self.cfg.steps})"
-                                f"{then}; pass a larger --steps to continue it")
+                                f"{outcome}; pass a larger --steps to continue it")
         try:
             while True:
                 # Checked before each episode as well as after it, so that a run stopped during an
@@ -242,8 +242,8 @@ class Trainer:
                     evaluated = True
                 # A final evaluation at a step already checkpointed (a run resumed at or past --steps) is
                 # written into that checkpoint again, or every later resume would evaluate that step again.
-                if (finished and evaluated) or self.env_steps > last_checkpoint and (
-                        self.env_steps - last_checkpoint >= self.cfg.checkpoint_every or finished):
+                if (finished and evaluated) or (self.env_steps > last_checkpoint and (
+                        self.env_steps - last_checkpoint >= self.cfg.checkpoint_every or finished)):
                     saved = self.save()
                     last_checkpoint = self.env_steps
                     status = 0 if saved is not None else 1
